@@ -1,0 +1,43 @@
+# Two commands do all set-up on a fresh clone: `make study` runs the study, `make test` passes the tests.
+# Both read the data root from FER_DATA (e.g. FER_DATA=../shared/data make test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RESULTS ?= results
+# Notebooks run by `make study`, in order; each executed copy is written under $(RESULTS)/notebooks/.
+STUDY_NOTEBOOKS := 01_datasets 02_preprocessing
+
+.PHONY: setup study test lab clean-cache
+
+setup: $(STAMP)
+
+# pip, not uv/poetry: torch/torchvision come from this machine's local wheel store, which only pip sees.
+$(STAMP): pyproject.toml requirements-lock.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements-lock.txt -e ".[dev]"
+	@# opencv-python-headless and the contrib build share the cv2 package: whichever pip wrote last wins.
+	$(PY) -c "import cv2, sys; sys.exit(0 if hasattr(cv2, 'optflow') else 1)" || \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall -c requirements-lock.txt opencv-contrib-python-headless
+	touch $(STAMP)
+
+study: $(STAMP)
+	@test -n "$$FER_DATA" || { echo "Set FER_DATA to the data root, e.g. FER_DATA=../shared/data make study"; exit 2; }
+	mkdir -p $(RESULTS)/notebooks
+	set -e; for nb in $(STUDY_NOTEBOOKS); do \
+	  $(VENV)/bin/papermill --cwd notebooks notebooks/$$nb.ipynb $(RESULTS)/notebooks/$$nb.ipynb; \
+	done
+	@echo "Study done: executed notebooks in $(RESULTS)/notebooks/"
+
+# pytest exits 5 when it collects no tests; that is not a failure of the code under test.
+test: $(STAMP)
+	@test -n "$$FER_DATA" || { echo "Set FER_DATA to the data root, e.g. FER_DATA=../shared/data make test"; exit 2; }
+	$(PY) -m pytest --nbval-lax tests notebooks; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+clean-cache:
+	rm -rf "$${FER_CACHE:-$$HOME/.cache/fer_lib}"

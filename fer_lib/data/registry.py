@@ -1,0 +1,95 @@
+"""Dataset registry: ``create_dataset(name, root, split, ...)`` and ``list_datasets()``.
+
+A dataset module registers a :class:`DatasetSpec`: how to find the dataset under a data root (marker
+files), its splits, its layout and where users obtain it, and the loader function.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..paths import data_root
+from .base import FaceDataset
+from .errors import DatasetNotFoundError
+
+Loader = Callable[..., FaceDataset]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to find, describe and load one dataset.
+
+    ``markers`` are paths relative to a candidate folder whose presence identifies the dataset; the
+    candidates are the data root itself and ``root/<folder>`` for each of ``folders``.
+    """
+
+    name: str
+    title: str
+    load: Loader
+    splits: tuple[str, ...]
+    folders: tuple[str, ...]
+    markers: tuple[str, ...]
+    layout: str
+    source: str
+    split_aliases: dict[str, str] = field(default_factory=dict)
+
+    def locate(self, root: Path) -> Path | None:
+        """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker."""
+        for candidate in (root, *(root / f for f in self.folders)):
+            if any((candidate / m).exists() for m in self.markers):
+                return candidate
+        return None
+
+    def canonical_split(self, split: str) -> str:
+        split = self.split_aliases.get(split, split)
+        if split not in self.splits:
+            raise ValueError(f"{self.name} has splits {self.splits} (aliases {sorted(self.split_aliases)}), not {split!r}")
+        return split
+
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add ``spec`` to the registry; a name registered twice is an error."""
+    if spec.name in _REGISTRY:
+        raise ValueError(f"dataset {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def list_datasets() -> list[str]:
+    """Names of all registered datasets, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_dataset_spec(name: str) -> DatasetSpec:
+    if name not in _REGISTRY:
+        raise KeyError(f"Unknown dataset {name!r}; registered: {list_datasets()}")
+    return _REGISTRY[name]
+
+
+def locate_dataset(name: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of dataset ``name`` under the data root, or an error saying where to obtain it."""
+    spec = get_dataset_spec(name)
+    base = data_root(root)
+    folder = spec.locate(base)
+    if folder is None:
+        raise DatasetNotFoundError(
+            f"{spec.title} not found under {base}: expected {spec.layout} in {base} or {base}/{spec.folders[0]}. "
+            f"Obtain it from {spec.source}."
+        )
+    return folder
+
+
+def create_dataset(name: str, root: str | os.PathLike[str] | None = None, split: str = "all", **kwargs: Any) -> FaceDataset:
+    """Load dataset ``name`` (split ``split``) from the data root ``root`` (default: ``$FER_DATA``).
+
+    Extra keyword arguments go to the dataset's loader (e.g. ``image_size``, ``color``, ``use_cache``).
+    """
+    spec = get_dataset_spec(name)
+    canonical = spec.canonical_split(split)
+    return spec.load(locate_dataset(name, root), canonical, **kwargs)

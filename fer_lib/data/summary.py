@@ -1,0 +1,59 @@
+"""What is under a data root: per dataset, counts per split and class and the number of subjects."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..paths import data_root
+from .errors import DatasetFormatError, DatasetNotFoundError
+from .registry import create_dataset, get_dataset_spec, list_datasets
+
+
+def summarize_dataset(name: str, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Counts of dataset ``name`` under ``root``, or where to obtain it when it is not there.
+
+    Returns ``{"name", "title", "found", ...}``: when found, ``folder`` and ``splits`` mapping each split
+    to ``{"n", "classes": {class: count}, "subjects"}``; otherwise ``expected`` (layout) and ``source``; a
+    dataset that is found but fails to load carries ``error`` (the loader's message).
+    """
+    spec = get_dataset_spec(name)
+    base = data_root(root)
+    folder = spec.locate(base)
+    entry: dict[str, Any] = {"name": name, "title": spec.title, "found": folder is not None}
+    if folder is None:
+        return entry | {"expected": spec.layout, "source": spec.source}
+    entry["folder"] = str(folder)
+    # "all" is the union of the official splits; list it only for datasets that have no other split.
+    splits = [s for s in spec.splits if s != "all"] or ["all"]
+    try:
+        entry["splits"] = {split: _split_counts(name, base, split) for split in splits}
+    except (DatasetNotFoundError, DatasetFormatError) as error:
+        entry["error"] = str(error)
+    return entry
+
+
+def _split_counts(name: str, root: os.PathLike[str], split: str) -> dict[str, Any]:
+    dataset = create_dataset(name, root, split)
+    return {"n": len(dataset), "classes": dataset.class_counts(), "subjects": dataset.num_subjects}
+
+
+def summarize_all(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
+    """:func:`summarize_dataset` for every registered dataset."""
+    return [summarize_dataset(name, root) for name in list_datasets()]
+
+
+def format_summary(entries: list[dict[str, Any]]) -> str:
+    """Plain-text table of :func:`summarize_all`'s result, for the terminal."""
+    lines = []
+    for entry in entries:
+        if not entry["found"]:
+            lines.append(f"{entry['name']:<10} not found — expected {entry['expected']}; obtain from {entry['source']}")
+        elif "error" in entry:
+            lines.append(f"{entry['name']:<10} found at {entry['folder']} but failed to load: {entry['error']}")
+        else:
+            for split, counts in entry["splits"].items():
+                classes = " ".join(f"{k}={v}" for k, v in counts["classes"].items())
+                subjects = "" if counts["subjects"] is None else f", {counts['subjects']} subjects"
+                lines.append(f"{entry['name']:<10} {split:<6} n={counts['n']}{subjects}: {classes}")
+    return "\n".join(lines)
