@@ -6,8 +6,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RESULTS ?= results
-# Notebooks run by `make study`, in order; each executed copy is written under $(RESULTS)/notebooks/.
+# Notebooks run by `make study`, in order; each writes $(RESULTS)/<notebook>/ (executed copy + its JSON summary).
 STUDY_NOTEBOOKS := 01_datasets 02_preprocessing
+# Notebooks run with notebooks/ as working directory: hand them an absolute data root.
+ifdef FER_DATA
+export FER_DATA := $(abspath $(FER_DATA))
+endif
 
 .PHONY: setup study test lab clean-cache
 
@@ -24,11 +28,11 @@ $(STAMP): pyproject.toml requirements-lock.txt
 
 study: $(STAMP)
 	@test -n "$$FER_DATA" || { echo "Set FER_DATA to the data root, e.g. FER_DATA=../shared/data make study"; exit 2; }
-	mkdir -p $(RESULTS)/notebooks
 	set -e; for nb in $(STUDY_NOTEBOOKS); do \
-	  $(VENV)/bin/papermill --cwd notebooks notebooks/$$nb.ipynb $(RESULTS)/notebooks/$$nb.ipynb; \
+	  mkdir -p $(RESULTS)/$$nb; \
+	  $(VENV)/bin/papermill --cwd notebooks notebooks/$$nb.ipynb $(RESULTS)/$$nb/$$nb.ipynb -p output_dir $(abspath $(RESULTS))/$$nb; \
 	done
-	@echo "Study done: executed notebooks in $(RESULTS)/notebooks/"
+	@echo "Study done: results in $(abspath $(RESULTS))/ ($(STUDY_NOTEBOOKS))"
 
 # pytest exits 5 when it collects no tests; that is not a failure of the code under test.
 test: $(STAMP)

@@ -22,4 +22,10 @@ def fer_data() -> Path:
     root = os.environ.get("FER_DATA")
     if not root or not Path(root).is_dir():
         pytest.fail("FER_DATA must point at the data root (e.g. FER_DATA=../shared/data make test)")
-    return Path(root)
+    return Path(root).resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """nbval runs notebooks with notebooks/ as working directory: make a relative FER_DATA absolute first."""
+    if os.environ.get("FER_DATA"):
+        os.environ["FER_DATA"] = str(Path(os.environ["FER_DATA"]).resolve())

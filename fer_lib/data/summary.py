@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pandas as pd
+
 from ..paths import data_root
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .registry import create_dataset, get_dataset_spec, list_datasets
@@ -57,3 +59,9 @@ def format_summary(entries: list[dict[str, Any]]) -> str:
                 subjects = "" if counts["subjects"] is None else f", {counts['subjects']} subjects"
                 lines.append(f"{entry['name']:<10} {split:<6} n={counts['n']}{subjects}: {classes}")
     return "\n".join(lines)
+
+
+def class_count_table(entry: dict[str, Any]) -> pd.DataFrame:
+    """One found dataset's counts (an entry of :func:`summarize_all`): a row per split, a column per class, then n and subjects."""
+    rows = {split: {**counts["classes"], "n": counts["n"], "subjects": counts["subjects"]} for split, counts in entry["splits"].items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(entry["name"])

@@ -1,0 +1,286 @@
+"""AffectNet (Mollahosseini, Hasani & Mahoor, "AffectNet: A database for facial expression, valence, and arousal
+computing in the wild", IEEE TAC 2017): the manually annotated part, 8 expressions (0..7, see
+:data:`fer_lib.data.labels.AFFECTNET_CLASSES`) plus valence/arousal.
+
+Layouts accepted:
+
+* the official release: ``Manually_Annotated_file_lists/training.csv`` and ``validation.csv`` (columns
+  ``subDirectory_filePath, face_x, face_y, face_width, face_height, facial_landmarks, expression, valence,
+  arousal``; a file without the header row is read with these columns) and the images under
+  ``Manually_Annotated_Images/<subDirectory_filePath>`` (also inside ``Manually_Annotated/`` or
+  ``Manually_Annotated_compressed/``). Rows with expression 8/9/10 (none / uncertain / no-face) are not
+  expressions and are dropped with a warning counting each reason. The face box is cropped, then resized to
+  ``image_size``.
+* the image-folder copies (Kaggle, "AffectNet-HQ"): ``train/<class>/*.jpg`` and ``val/<class>/*.jpg`` with class
+  folders named ``anger, contempt, disgust, fear, happy, neutral, sad, surprise`` (any alias) or ``0``..``7``
+  (AffectNet ids). The images are face crops already; they are resized to ``image_size``.
+
+Splits: ``train``, ``test`` = the official validation set (``validation.csv`` / ``val/``; AffectNet's test set is
+not public, so papers report on it), and ``all``. Calling it ``test`` (alias ``validation``) keeps it out of model
+selection: an honest validation split is carved from ``train`` by the splits code. ``classes=7`` drops contempt
+(counted in a warning) for comparison with 7-class datasets; ``classes=8`` keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .base import FaceDataset
+from .cache import cached_dataset
+from .errors import DatasetFormatError, DatasetNotFoundError
+from .io import Color, read_face_crops, read_images
+from .labels import AFFECTNET_CLASSES, AFFECTNET_NON_EXPRESSION_IDS, class_index
+from .layout import IMAGE_EXTENSIONS
+from .registry import DatasetSpec, register_dataset
+
+log = logging.getLogger(__name__)
+DEFAULT_SIZE = 112
+SOURCE = "http://mohammadmahoor.com/affectnet/ (AffectNet, academic licence on request)"
+CSV_FOLDER = "Manually_Annotated_file_lists"
+CSV_FILES = {"train": "training.csv", "test": "validation.csv"}
+IMAGE_FOLDERS = ("Manually_Annotated_Images", "Manually_Annotated/Manually_Annotated_Images", "Manually_Annotated_compressed/Manually_Annotated_Images")
+SPLIT_FOLDERS = {"train": "train", "test": "val"}
+COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression", "valence", "arousal")
+CONTEMPT = AFFECTNET_CLASSES.index("contempt")
+
+
+def load_affectnet(
+    folder: Path, split: str, image_size: int = DEFAULT_SIZE, color: Color = "rgb", classes: int = 8, use_cache: bool = True
+) -> FaceDataset:
+    """Load AffectNet (official CSV layout preferred, else train/ and val/ class folders); ``classes`` is 7 or 8.
+
+    Each split is decoded and cached on its own (the training set is ~290k full-size images); ``all`` joins them.
+    """
+    if classes not in (7, 8):
+        raise ValueError(f"AffectNet classes must be 7 (without contempt) or 8, not {classes}")
+    if split not in (*SPLIT_FOLDERS, "all"):
+        raise ValueError(f"AffectNet splits are train, test (the official validation set) and all, not {split!r}")
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"AffectNet folder {folder} does not exist. Obtain AffectNet from {SOURCE}")
+    if (folder / CSV_FOLDER).is_dir():
+        load_split = partial(_load_csv_split, folder, _csv_image_folder(folder))
+    elif any((folder / name).is_dir() for name in SPLIT_FOLDERS.values()):
+        _warn_extra_entries(folder)
+        load_split = partial(_load_folder_split, folder)
+    else:
+        raise DatasetNotFoundError(
+            f"AffectNet not found in {folder}: expected {CSV_FOLDER}/training.csv with Manually_Annotated_Images/, "
+            f"or train/<class>/ and val/<class>/ image folders. Obtain AffectNet from {SOURCE}"
+        )
+    params = {"image_size": image_size, "color": color, "classes": classes}
+    parts = [load_split(name, params, use_cache) for name in (("train", "test") if split == "all" else (split,))]
+    return parts[0] if len(parts) == 1 else _concatenate(parts)
+
+
+def _class_names(classes: int) -> tuple[str, ...]:
+    return AFFECTNET_CLASSES if classes == 8 else AFFECTNET_CLASSES[:CONTEMPT]
+
+
+def _drop_contempt(labels: np.ndarray, classes: int, where: Path) -> np.ndarray:
+    """Boolean mask of the rows kept: all for 8 classes; without contempt (logged) for 7."""
+    keep = np.ones(len(labels), bool) if classes == 8 else labels != CONTEMPT
+    if not keep.all():
+        log.warning("AffectNet %s: dropped %d contempt samples (classes=7)", where, int((~keep).sum()))
+    return keep
+
+
+# --- official CSV layout ---------------------------------------------------------------------------------------
+
+
+def _csv_image_folder(folder: Path) -> Path:
+    images = next((folder / name for name in IMAGE_FOLDERS if (folder / name).is_dir()), None)
+    if images is None:
+        raise DatasetNotFoundError(f"AffectNet images not found: expected one of {[str(folder / name) for name in IMAGE_FOLDERS]}. Obtain AffectNet from {SOURCE}")
+    return images
+
+
+def _load_csv_split(folder: Path, images: Path, split: str, params: dict[str, Any], use_cache: bool) -> FaceDataset:
+    csv = folder / CSV_FOLDER / CSV_FILES[split]
+    table = _read_csv(csv, params["classes"])
+    paths = [images / name for name in table["subDirectory_filePath"]]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise DatasetNotFoundError(f"AffectNet image {missing[0]} is listed in {csv} but missing ({len(missing)} listed images missing)")
+    return cached_dataset(
+        "affectnet",
+        {**params, "split": split, "layout": "csv"},
+        folder,
+        [csv, *paths],
+        lambda: _build_from_csv(split, table, paths, params["image_size"], params["color"], params["classes"]),
+        use_cache,
+    )
+
+
+def _read_csv(csv: Path, classes: int) -> pd.DataFrame:
+    """The rows of an AffectNet list that hold a kept expression: the image path and numeric box, expression, valence, arousal."""
+    if not csv.is_file():
+        raise DatasetNotFoundError(f"AffectNet list {csv} does not exist (it ships in {CSV_FOLDER}/). Obtain AffectNet from {SOURCE}")
+    try:
+        raw = pd.read_csv(csv, dtype=str, header=None, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DatasetFormatError(f"AffectNet list {csv} is not a readable CSV ({error}); expected the columns {','.join(COLUMNS)}") from None
+    has_header = len(raw) > 0 and raw.iat[0, 0].strip() == COLUMNS[0]
+    if has_header:
+        table = raw.iloc[1:].set_axis([c.strip() for c in raw.iloc[0]], axis=1)
+    elif raw.shape[1] == len(COLUMNS):
+        table = raw.set_axis(list(COLUMNS), axis=1)
+    else:
+        raise DatasetFormatError(f"{csv} has neither the header {','.join(COLUMNS)} nor its {len(COLUMNS)} columns")
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise DatasetFormatError(f"{csv} lacks the columns {missing}; expected {','.join(COLUMNS)}")
+    if table.empty:
+        raise DatasetFormatError(f"AffectNet list {csv} has no rows")
+    numeric = table[list(COLUMNS[1:5]) + ["expression", "valence", "arousal"]].apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna().any(axis=1) | (numeric["expression"] % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DatasetFormatError(
+            f"{csv} line {row + 1 + has_header} ({table['subDirectory_filePath'].iloc[row]}): face box, expression, valence and arousal must be numbers"
+        )
+    expression = numeric["expression"].astype(np.int64).to_numpy()
+    known = np.isin(expression, [*range(len(AFFECTNET_CLASSES)), *AFFECTNET_NON_EXPRESSION_IDS])
+    if not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        raise DatasetFormatError(f"{csv} line {row + 1 + has_header}: expression {expression[row]} is out of range; AffectNet uses 0..7 (and 8/9/10 for none/uncertain/no-face)")
+    duplicated = table["subDirectory_filePath"].duplicated()
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated)[0])
+        raise DatasetFormatError(f"{csv} line {row + 1 + has_header}: {table['subDirectory_filePath'].iloc[row]} is listed twice; every image must appear once")
+    is_expression = expression < len(AFFECTNET_CLASSES)
+    if not is_expression.all():
+        reasons = Counter(AFFECTNET_NON_EXPRESSION_IDS[e] for e in expression[~is_expression])
+        log.warning("AffectNet %s: dropped %d rows that hold no expression: %s", csv, int((~is_expression).sum()), dict(sorted(reasons.items())))
+    keep = is_expression.copy()
+    keep[is_expression] = _drop_contempt(expression[is_expression], classes, csv)
+    result = numeric[keep].reset_index(drop=True)
+    result["subDirectory_filePath"] = table["subDirectory_filePath"].to_numpy()[keep]
+    return result
+
+
+def _build_from_csv(split: str, table: pd.DataFrame, paths: list[Path], size: int, color: Color, classes: int) -> FaceDataset:
+    x, y, w, h = (table[c].to_numpy(np.int64) for c in COLUMNS[1:5])
+    boxes = list(zip(x.tolist(), y.tolist(), (x + w).tolist(), (y + h).tolist()))
+    return FaceDataset(
+        name="affectnet",
+        split=split,
+        images=read_face_crops(paths, boxes, color, size),
+        labels=table["expression"].to_numpy(np.int64),
+        class_names=_class_names(classes),
+        sample_ids=table["subDirectory_filePath"].to_numpy(str),
+        meta={
+            "split": np.full(len(table), split),
+            "valence": table["valence"].to_numpy(np.float64),
+            "arousal": table["arousal"].to_numpy(np.float64),
+        },
+    )
+
+
+# --- image-folder layout -----------------------------------------------------------------------------------------
+
+
+def _warn_extra_entries(folder: Path) -> None:
+    """Copies that also hold e.g. a carved ``test/`` folder: say that it is not read."""
+    extra = sorted(e.name for e in os.scandir(folder) if e.name not in SPLIT_FOLDERS.values() and not e.name.startswith("."))
+    if extra:
+        log.warning("AffectNet %s: ignored %d entries that are not the split folders %s: %s", folder, len(extra), list(SPLIT_FOLDERS.values()), extra[:5])
+
+
+def _load_folder_split(folder: Path, split: str, params: dict[str, Any], use_cache: bool) -> FaceDataset:
+    samples = _scan_class_folders(folder / SPLIT_FOLDERS[split], params["classes"])
+    return cached_dataset(
+        "affectnet",
+        {**params, "split": split, "layout": "folders"},
+        folder,
+        [path for path, _ in samples],
+        lambda: _build_from_folders(folder, split, samples, params["image_size"], params["color"], params["classes"]),
+        use_cache,
+    )
+
+
+def _folder_label(name: str, where: Path) -> int:
+    """AffectNet id of a class folder named by a number (``0``..``7``) or a class name (any alias)."""
+    if name.isdigit():
+        if int(name) >= len(AFFECTNET_CLASSES):
+            raise DatasetFormatError(f"Class folder {where} is not an AffectNet expression id 0..{len(AFFECTNET_CLASSES) - 1}")
+        return int(name)
+    return class_index(name, AFFECTNET_CLASSES, str(where))
+
+
+def _scan_class_folders(split_folder: Path, classes: int) -> list[tuple[Path, int]]:
+    """``(path, label)`` for the images in ``split_folder/<class>/``, sorted; other files are counted in a warning."""
+    if not split_folder.is_dir():
+        raise DatasetNotFoundError(f"AffectNet image-folder layout needs {split_folder}/<class>/ (one folder per expression)")
+    samples: list[tuple[Path, int]] = []
+    seen: dict[int, str] = {}
+    ignored: list[str] = []
+    for entry in sorted(os.scandir(split_folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            ignored.append(entry.name)
+            continue
+        label = _folder_label(entry.name, Path(entry.path))
+        if label in seen:
+            raise DatasetFormatError(f"{split_folder}: folders {seen[label]!r} and {entry.name!r} both hold class {AFFECTNET_CLASSES[label]}")
+        seen[label] = entry.name
+        for file in sorted(os.scandir(entry.path), key=lambda e: e.name):
+            if file.name.lower().endswith(IMAGE_EXTENSIONS):
+                samples.append((Path(file.path), label))
+            elif not file.name.startswith("."):
+                ignored.append(f"{entry.name}/{file.name}")
+    if ignored:
+        log.warning("AffectNet %s: ignored %d entries that are not class folders or images, e.g. %s", split_folder, len(ignored), ignored[:3])
+    if not samples:
+        raise DatasetFormatError(f"AffectNet {split_folder} holds no images in class folders")
+    keep = _drop_contempt(np.array([label for _, label in samples]), classes, split_folder)
+    return [sample for sample, kept in zip(samples, keep) if kept]
+
+
+def _build_from_folders(folder: Path, split: str, samples: list[tuple[Path, int]], size: int, color: Color, classes: int) -> FaceDataset:
+    paths = [path for path, _ in samples]
+    return FaceDataset(
+        name="affectnet",
+        split=split,
+        images=read_images(paths, color, size),
+        labels=np.array([label for _, label in samples], dtype=np.int64),
+        class_names=_class_names(classes),
+        sample_ids=np.array([path.relative_to(folder).as_posix() for path in paths]),
+        meta={"split": np.full(len(samples), split)},
+    )
+
+
+def _concatenate(parts: list[FaceDataset]) -> FaceDataset:
+    """One ``all`` dataset from the per-split datasets (same classes and meta columns)."""
+    return FaceDataset(
+        name="affectnet",
+        split="all",
+        images=np.concatenate([p.images for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        class_names=parts[0].class_names,
+        sample_ids=np.concatenate([p.sample_ids for p in parts]),
+        meta={key: np.concatenate([p.meta[key] for p in parts]) for key in parts[0].meta},
+    )
+
+
+register_dataset(
+    DatasetSpec(
+        name="affectnet",
+        title="AffectNet",
+        load=load_affectnet,
+        splits=("train", "test", "all"),
+        split_aliases={"validation": "test"},
+        folders=("AffectNet", "affectnet", "AffectNet-HQ", "affectnet-hq"),
+        markers=(f"{CSV_FOLDER}/training.csv", "train/contempt", "train/7"),
+        layout=f"{CSV_FOLDER}/{{training,validation}}.csv + Manually_Annotated_Images/, or train/<class>/ and val/<class>/ image folders",
+        source=SOURCE,
+    )
+)

@@ -1,0 +1,26 @@
+"""Preprocessing: face detection and alignment, intensity normalisation, and batch augmentation on the device."""
+
+from .align import AlignedFace, align_face, align_faces, crop_face_box, eye_angle
+from .augment import BatchAugment, affine_theta, warp_affine
+from .detect import FaceBox, FaceDetector, HaarFaceDetector, NoFaceError, YuNetFaceDetector, detect_eyes
+from .normalize import Normalize, channel_stats, standardize_per_image
+
+__all__ = [
+    "AlignedFace",
+    "BatchAugment",
+    "FaceBox",
+    "FaceDetector",
+    "HaarFaceDetector",
+    "NoFaceError",
+    "Normalize",
+    "YuNetFaceDetector",
+    "affine_theta",
+    "align_face",
+    "align_faces",
+    "channel_stats",
+    "crop_face_box",
+    "detect_eyes",
+    "eye_angle",
+    "standardize_per_image",
+    "warp_affine",
+]

@@ -1,0 +1,27 @@
+"""The installed stack is the one the study needs, and the conda file pins what the lock file pins."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_opencv_is_the_4x_contrib_build_with_cascades():
+    assert cv2.__version__.startswith("4."), "OpenCV 5 wheels ship no Haar cascades and no cv2.optflow"
+    assert hasattr(cv2, "optflow") and hasattr(cv2, "CascadeClassifier")
+    assert Path(cv2.data.haarcascades, "haarcascade_frontalface_default.xml").exists()
+
+
+def test_environment_yml_matches_the_lock_file():
+    lock = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==")
+            lock[name.lower().replace("_", "-")] = version.strip()
+    pins = re.findall(r"^\s+- ([\w.-]+)==(\S+)", (ROOT / "environment.yml").read_text(), re.M)
+    assert len(pins) > 10
+    assert {name.lower(): version for name, version in pins} == {name.lower(): lock.get(name.lower()) for name, _ in pins}
