@@ -6,8 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RESULTS ?= results
-# Notebooks run by `make study`, in order; each writes $(RESULTS)/<notebook>/ (executed copy + its JSON summary).
-STUDY_NOTEBOOKS := 01_datasets 02_preprocessing
+# Training recipe of the model notebooks: smoke (minutes), cpu (about an hour per model here), paper (GPU).
+PROFILE ?= cpu
 # Notebooks run with notebooks/ as working directory: hand them an absolute data root.
 ifdef FER_DATA
 export FER_DATA := $(abspath $(FER_DATA))
@@ -28,11 +28,7 @@ $(STAMP): pyproject.toml requirements-lock.txt
 
 study: $(STAMP)
 	@test -n "$$FER_DATA" || { echo "Set FER_DATA to the data root, e.g. FER_DATA=../shared/data make study"; exit 2; }
-	set -e; for nb in $(STUDY_NOTEBOOKS); do \
-	  mkdir -p $(RESULTS)/$$nb; \
-	  $(VENV)/bin/papermill --cwd notebooks notebooks/$$nb.ipynb $(RESULTS)/$$nb/$$nb.ipynb -p output_dir $(abspath $(RESULTS))/$$nb; \
-	done
-	@echo "Study done: results in $(abspath $(RESULTS))/ ($(STUDY_NOTEBOOKS))"
+	$(PY) -m fer_lib study --profile $(PROFILE) --results $(RESULTS)
 
 # pytest exits 5 when it collects no tests; that is not a failure of the code under test.
 test: $(STAMP)

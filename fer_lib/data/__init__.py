@@ -5,7 +5,7 @@ from . import affectnet, ckplus, expw, fer2013, jaffe, rafdb  # noqa: F401
 from . import casme2, megc2019, samm, smic  # noqa: F401
 from .base import FaceDataset
 from .errors import DatasetFormatError, DatasetNotFoundError
-from .splits import Fold, loso_folds, subject_kfold, validation_split
+from .splits import Fold, loso_folds, stratified_subset, subject_kfold, validation_split
 from .registry import DatasetSpec, create_dataset, get_dataset_spec, list_datasets, locate_dataset, register_dataset
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "locate_dataset",
     "loso_folds",
     "register_dataset",
+    "stratified_subset",
     "subject_kfold",
     "validation_split",
 ]

@@ -65,3 +65,12 @@ def validation_split(dataset: FaceDataset, indices: np.ndarray | None = None, fr
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         train, val = next(splitter.split(np.zeros(len(indices)), labels))
     return indices[np.sort(train)], indices[np.sort(val)]
+
+
+def stratified_subset(dataset: FaceDataset, n: int | None, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a label-stratified random sample of ``n`` rows (all rows when ``n`` is ``None`` or ≥ the size)."""
+    if n is None or n >= len(dataset):
+        return np.arange(len(dataset))
+    splitter = StratifiedShuffleSplit(n_splits=1, train_size=n, random_state=seed)
+    chosen, _ = next(splitter.split(np.zeros(len(dataset)), dataset.labels))
+    return np.sort(chosen)

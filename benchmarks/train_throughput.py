@@ -1,0 +1,137 @@
+"""Training throughput: our engine vs a stock torchvision ImageFolder + PIL + DataLoader fp32 loop, in one run.
+
+    FER_DATA=../shared/data python benchmarks/train_throughput.py --models resnet18_fer dcn_cbam irnet
+
+For each model: images/s of (a) the stock loop (torchvision ``ImageFolder`` on the FER2013 JPEGs, PIL transforms:
+flip + affine + ToTensor + Normalize, ``DataLoader``, fp32) and (b) our engine's ``train_one_epoch`` (decoded uint8
+tensors, batch augmentation on the device, bf16 autocast + channels_last), same model, batch and images. Also the
+achieved FLOP/s (FLOPs of one training step counted by ``torch.utils.flop_counter``) against the fp32 and bf16 matmul
+peaks measured in the same process. Writes ``results/bench/train_throughput.json``; all figures are ratios within this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision import datasets, transforms
+
+from fer_lib.data import create_dataset, locate_dataset
+from fer_lib.engine import TensorSplit, TrainConfig, train_one_epoch
+from fer_lib.engine.fit import build_optimizer, build_scheduler
+from fer_lib.models import create_model
+from fer_lib.preprocess import BatchAugment, Normalize
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
+    """Achieved GFLOP/s of a square matmul in ``dtype`` (the machine's practical peak for dense math)."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def train_flops_per_image(model: torch.nn.Module, batch: int) -> float:
+    """FLOPs of one forward + backward per image (multiply-add = 2 FLOPs)."""
+    x, y = torch.randn(batch, 1, 48, 48), torch.randint(0, 7, (batch,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / batch
+
+
+def stock_loop(model: torch.nn.Module, folder: Path, batch: int, steps: int, workers: int) -> float:
+    """Images/s of the textbook loop: ImageFolder + PIL transforms + DataLoader, fp32, NCHW (first step not timed)."""
+    tf = transforms.Compose(
+        [transforms.Grayscale(), transforms.RandomHorizontalFlip(), transforms.RandomAffine(10, (0.1, 0.1), (0.9, 1.1)), transforms.ToTensor(), transforms.Normalize([0.5], [0.25])]
+    )
+    data = datasets.ImageFolder(folder / "train", transform=tf)
+    pick = np.random.default_rng(0).choice(len(data), batch * (steps + 1), replace=False)
+    loader = DataLoader(Subset(data, pick.tolist()), batch_size=batch, shuffle=True, num_workers=workers, drop_last=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+    for i, (x, y) in enumerate(loader):
+        if i == 1:
+            start = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def engine_loop(model: torch.nn.Module, batch: int, steps: int, amp: str, channels_last: bool) -> float:
+    """Images/s of our engine's ``train_one_epoch`` on the decoded tensors (one warm-up epoch of 2 steps first)."""
+    train = create_dataset("fer2013", split="train")
+    cfg = TrainConfig(batch_size=batch, amp=amp, channels_last=channels_last, epochs=1, progress=False, device="cpu")
+    data = TensorSplit.from_dataset(train.subset(np.arange(batch * steps)), torch.device("cpu"))
+    normalize, augment = Normalize(0.5, 0.25), BatchAugment(generator=torch.Generator().manual_seed(0))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(model, cfg)
+    scheduler = build_scheduler(optimizer, cfg, steps)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    criterion = torch.nn.CrossEntropyLoss()
+    run = lambda idx: train_one_epoch(model, data, idx, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, torch.device("cpu"))  # noqa: E731
+    run(torch.arange(2 * batch))
+    return run(torch.randperm(batch * steps)).images_per_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["resnet18_fer", "dcn_cbam", "irnet"])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader workers of the stock loop")
+    parser.add_argument("--out", default="results/bench/train_throughput.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    folder = locate_dataset("fer2013")
+    results = []
+    for name in args.models:
+        flops = train_flops_per_image(create_model(name), args.batch)
+        stock = stock_loop(create_model(name), folder, args.batch, args.steps, args.workers)
+        ours_fp32 = engine_loop(create_model(name), args.batch, args.steps, "none", False)
+        ours_bf16 = engine_loop(create_model(name), args.batch, args.steps, "bf16", True)
+        results.append(
+            {
+                "model": name,
+                "train_gflop_per_image": round(flops / 1e9, 3),
+                "stock_fp32_img_s": round(stock, 1),
+                "engine_fp32_img_s": round(ours_fp32, 1),
+                "engine_bf16_channels_last_img_s": round(ours_bf16, 1),
+                "speedup_vs_stock": round(ours_bf16 / stock, 2),
+                "stock_fraction_of_fp32_peak": round(stock * flops / 1e9 / peaks["fp32"], 3),
+                "engine_bf16_fraction_of_bf16_peak": round(ours_bf16 * flops / 1e9 / peaks["bf16"], 3),
+            }
+        )
+        print(json.dumps(results[-1]))
+    report = {
+        "what": "training images/s at 48x48 grey, batch %d, %d timed steps; stock = ImageFolder+PIL+DataLoader fp32" % (args.batch, args.steps),
+        "matmul_peak_gflop_s": {k: round(v, 1) for k, v in peaks.items()},
+        "threads": args.threads,
+        "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__},
+        "models": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

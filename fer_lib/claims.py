@@ -1,0 +1,51 @@
+"""The paper's claims, read from ``claims.yaml`` (the one file where they are written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+import yaml
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number the paper claims: model, dataset, metrics (fractions in [0, 1]), section and the quoted sentence."""
+
+    key: str
+    model: str
+    section: str
+    dataset: str
+    split: str
+    metrics: dict[str, float]
+    protocol: str
+    pretrained: str
+    quote: str
+
+
+def load_claims() -> dict[str, Claim]:
+    """All claims by key (``irnet``, ``dcn_cbam``, ``lkcnn``, ``mfem_lstm``)."""
+    text = resources.files("fer_lib").joinpath("claims.yaml").read_text()
+    return {c["key"]: Claim(**c) for c in yaml.safe_load(text)["claims"]}
+
+
+def compare_to_claim(records: list[dict[str, Any]], claim: Claim) -> pd.DataFrame:
+    """Paper's number beside ours, one row per (protocol, metric the paper reports), with what differs stated."""
+    rows = []
+    for record in records:
+        for metric, paper in claim.metrics.items():
+            differences = ["trained from scratch (no pretrained weights reachable here)"]
+            if record["dataset"] != claim.dataset:
+                differences.insert(0, f"paper's number is on {claim.dataset}, ours on {record['dataset']}")
+            rows.append(
+                {
+                    "protocol": record["protocol"],
+                    "metric": metric,
+                    f"paper (§{claim.section}, {claim.dataset})": paper,
+                    f"ours ({record['dataset']}, {record['profile']} profile, {record['device']})": record[metric],
+                    "differences": "; ".join(differences),
+                }
+            )
+    return pd.DataFrame(rows).set_index(["protocol", "metric"])

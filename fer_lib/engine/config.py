@@ -1,0 +1,95 @@
+"""``TrainConfig``: every setting of a training run, each with a one-line reason, saved as ``config.json``.
+
+Defaults are a from-scratch FER2013 recipe at 48×48 (SGD + Nesterov, cosine with one warm-up epoch, label
+smoothing, the usual flip/affine/erasing augmentation); the notebooks' ``smoke`` / ``cpu`` / ``paper`` profiles
+override what they need. The config is plain data (JSON types only), so a checkpoint can store it and a resumed
+run can check it was started with the same one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+Optimizer = Literal["sgd", "adamw"]
+Schedule = Literal["cosine", "step"]
+Amp = Literal["bf16", "fp16", "none"]
+SelectMetric = Literal["accuracy", "macro_f1"]
+
+# Settings that change speed or display but not a single number of the result: a run may be resumed with other values.
+NON_SEMANTIC_FIELDS = frozenset({"eval_batch_size", "device", "data_on_device", "num_threads", "progress"})
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters and run settings of :func:`fer_lib.engine.fit` (JSON-serialisable via ``to_dict``)."""
+
+    epochs: int = 30  # FER2013 from scratch keeps improving for tens of epochs; profiles set their own budget
+    batch_size: int = 64  # per process (as torchvision's reference): the global batch is batch_size × world size
+    eval_batch_size: int = 256  # evaluation has no activations to keep for backward, so larger batches are free
+    lr: float = 0.05  # peak LR for SGD at batch 64 (≈ 0.1 × 64/128; linear scaling, Goyal et al. 2017)
+    weight_decay: float = 5e-4  # the usual CNN value for small datasets; not applied to norm weights and biases
+    optimizer: Optimizer = "sgd"  # SGD+momentum generalises best for CNNs from scratch; "adamw" for attention-heavy models
+    momentum: float = 0.9  # standard heavy-ball momentum (SGD only)
+    nesterov: bool = True  # Nesterov momentum: same cost, slightly better convergence (SGD only)
+    schedule: Schedule = "cosine"  # cosine decay to 0 needs no milestones tuned per budget
+    step_size: int = 10  # "step" schedule: epochs between decays
+    gamma: float = 0.1  # "step" schedule: LR factor at each decay
+    warmup_epochs: float = 1.0  # linear warm-up avoids early divergence at the peak LR with BN from scratch
+    label_smoothing: float = 0.1  # FER labels are noisy (FER2013 annotators disagree): smoothing reduces over-confidence
+    amp: Amp = "bf16"  # bf16 autocast: ~1.6× faster on AVX-512-bf16 CPUs and tensor-core GPUs, no loss scaling needed
+    channels_last: bool = True  # NHWC convolutions are the fast path for oneDNN (CPU) and cuDNN tensor cores
+    seed: int = 0  # seeds the global RNG, the epoch permutations and the augmentation generator
+    deterministic: bool = False  # deterministic kernels (bit-identical reruns) at some speed cost; tests turn it on
+    device: str = "auto"  # "auto" = CUDA when available, else CPU; or "cpu" / "cuda" / "cuda:1"
+    data_on_device: bool = True  # keep the uint8 dataset on the device: on a GPU, FER2013 (≈ 80 MB) then never crosses PCIe
+    grad_clip: float | None = None  # max global grad norm; None = off (plain CNNs with BN rarely need it)
+    augment: dict[str, Any] | None = field(default_factory=dict)  # kwargs of BatchAugment ({} = its FER defaults); None = off
+    select_metric: SelectMetric = "accuracy"  # epoch selection metric of both protocols (val for honest, test for test_selected)
+    num_threads: int | None = None  # torch.set_num_threads during fit; None = leave torch's default
+    progress: bool | None = None  # tqdm bars; None = only when stderr is a terminal
+
+    def __post_init__(self) -> None:
+        checks = {
+            "epochs >= 1": self.epochs >= 1,
+            "batch_size >= 1 and eval_batch_size >= 1": self.batch_size >= 1 and self.eval_batch_size >= 1,
+            "lr > 0": self.lr > 0,
+            "optimizer in ('sgd', 'adamw')": self.optimizer in ("sgd", "adamw"),
+            "schedule in ('cosine', 'step')": self.schedule in ("cosine", "step"),
+            "amp in ('bf16', 'fp16', 'none')": self.amp in ("bf16", "fp16", "none"),
+            "select_metric in ('accuracy', 'macro_f1')": self.select_metric in ("accuracy", "macro_f1"),
+            "0 <= label_smoothing < 1": 0 <= self.label_smoothing < 1,
+            "warmup_epochs >= 0 and step_size >= 1": self.warmup_epochs >= 0 and self.step_size >= 1,
+        }
+        failed = [rule for rule, ok in checks.items() if not ok]
+        if failed:
+            raise ValueError(f"invalid TrainConfig: need {', '.join(failed)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON types only (tuples become lists), for ``config.json`` and the checkpoint."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a typo must not be silently ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def resolved_device(self) -> torch.device:
+        """The device this config trains on: ``"auto"`` picks CUDA when available."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+def semantic_diff(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Settings that differ between two ``to_dict()`` configs, ignoring :data:`NON_SEMANTIC_FIELDS`: ``{key: (saved, current)}``."""
+    keys = (set(saved) | set(current)) - NON_SEMANTIC_FIELDS
+    return {k: (saved.get(k), current.get(k)) for k in sorted(keys) if saved.get(k) != current.get(k)}

@@ -1,0 +1,212 @@
+"""Deformable convolution (Dai et al., ICCV 2017; DCNv2 modulation: Zhu et al., CVPR 2019) — paper §4.1.2, eq. 1.
+
+    y(A_0) = Σ_n w(A_n) · x(A_0 + A_n + ΔA_n)                                           (eq. 1)
+
+A_0 is an output position, A_n runs over the k×k kernel grid and ΔA_n are learned, fractional offsets; x at a
+fractional position is read by bilinear interpolation (zero outside the image), exactly as
+``torchvision.ops.deform_conv2d`` does — the tests compare values and gradients against it.
+
+How it is computed (im2col with a learned grid): ``F.grid_sample`` reads every channel at the N·k·k·H_out·W_out
+sampling positions at once, giving the column tensor ``(N, C·k·k, H_out·W_out)``; one matmul with the weight
+``(C_out, C·k·k)`` finishes the convolution. Autograd then gives the gradients of input, offsets and weight from
+grid_sample's and matmul's backward kernels, which are vectorised, multi-threaded and run on GPUs — torchvision's
+CPU kernel is single-threaded and ~20–50× slower than a Conv2d (``benchmarks/deform_conv.py`` measures ours).
+The column tensor is k·k times the layer's input (for stride 1): 42 MB in fp32 for a batch of 64 at 128×12×12.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.modules.utils import _pair
+
+IntPair = int | tuple[int, int]
+
+
+def _arange(size: int, step: int, start: int, like: torch.Tensor) -> torch.Tensor:
+    """``start + step · [0, 1, …, size − 1]`` on ``like``'s device and dtype."""
+    return torch.arange(size, device=like.device, dtype=like.dtype) * step + start
+
+
+def _base_grid(
+    out_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], like: torch.Tensor
+) -> torch.Tensor:
+    """The regular grid A_0 + A_n of eq. 1 as pixel positions (x, y): ``(k·k, H_out·W_out, 2)``, on ``like``'s device/dtype.
+
+    A_0 is output position × stride − padding, A_n the dilated kernel point (row-major, as torchvision orders offsets).
+    """
+    y = _arange(out_hw[0], stride[0], -padding[0], like).view(1, -1, 1) + _arange(kernel[0], dilation[0], 0, like).view(-1, 1, 1, 1)
+    x = _arange(out_hw[1], stride[1], -padding[1], like).view(1, 1, -1) + _arange(kernel[1], dilation[1], 0, like).view(1, -1, 1, 1)
+    return torch.stack(torch.broadcast_tensors(x, y), dim=-1).reshape(kernel[0] * kernel[1], out_hw[0] * out_hw[1], 2)
+
+
+def _offset_xy(offset: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """ΔA_n as (Δx, Δy), each ``(N, G, k·k, H_out·W_out)``. Channels follow torchvision: for offset group g and kernel
+    point j, channel ``2(g·k·k + j)`` is Δy and the next one Δx."""
+    delta = offset.reshape(offset.shape[0], -1, k, 2, offset.shape[2] * offset.shape[3])
+    return delta[:, :, :, 1], delta[:, :, :, 0]
+
+
+def deform_conv2d(
+    input: torch.Tensor,
+    offset: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Deformable convolution with ``torchvision.ops.deform_conv2d``'s signature and semantics.
+
+    Shapes: input ``(N, C, H, W)``, offset ``(N, 2·G·kh·kw, H_out, W_out)`` (G offset groups split the input channels),
+    weight ``(C_out, C / groups, kh, kw)``, bias ``(C_out,)``, mask ``(N, G·kh·kw, H_out, W_out)`` (DCNv2 modulation)
+    → ``(N, C_out, H_out, W_out)``, in ``input``'s memory format.
+
+    Sampling runs in at least fp32 (bf16's 8 significant bits would misplace samples by up to 1/256 of the map size);
+    the matmul runs in the autocast dtype when autocast is on, else in ``weight``'s dtype.
+    """
+    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    n, c, h, w = input.shape
+    c_out, c_per_group, kh, kw = weight.shape
+    groups, k = c // c_per_group, kh * kw
+    offset_groups = offset.shape[1] // (2 * k)
+    if offset.shape[1] != 2 * offset_groups * k or c % offset_groups:
+        raise ValueError(f"offset has {offset.shape[1]} channels: expected 2·G·{kh}·{kw} with G dividing the {c} input channels")
+    h_out, w_out = offset.shape[-2:]
+    sample_dtype = torch.promote_types(input.dtype, torch.float32)
+
+    # grid_sample with align_corners=False maps pixel p of a size-s axis to (2p + 1) / s − 1 (valid for s = 1 too);
+    # zero padding reproduces eq. 1's bilinear interpolation with zeros outside the image. The grid is built in few
+    # whole-tensor ops: on a busy CPU every op is a thread barrier.
+    base = _base_grid((h_out, w_out), (kh, kw), stride, padding, dilation, torch.empty(0, dtype=sample_dtype, device=input.device))
+    base = torch.stack(((2 * base[..., 0] + 1) / w - 1, (2 * base[..., 1] + 1) / h - 1), dim=-1)
+    dx, dy = _offset_xy(offset.to(sample_dtype), k)
+    grid = torch.stack((dx * (2 / w), dy * (2 / h)), dim=-1) + base
+    cols = F.grid_sample(
+        input.to(sample_dtype).reshape(n * offset_groups, c // offset_groups, h, w),
+        grid.view(n * offset_groups, k, h_out * w_out, 2),  # one long grid row per kernel point: faster on CPU than (k·H_out, W_out)
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )  # (N·G, C/G, k·k, H_out·W_out) = (N, C, k·k, L)
+    if mask is not None:
+        cols = cols.view(n, offset_groups, c // offset_groups, k, -1) * mask.to(sample_dtype).view(n, offset_groups, 1, k, -1)
+
+    # One GEMM over all images: (C·k·k, N·L) columns; the transposing copy moves runs of L = H_out·W_out floats
+    # and also does autocast's cast, so the (large) column tensor is copied once.
+    gemm_dtype = torch.get_autocast_dtype(input.device.type) if torch.is_autocast_enabled(input.device.type) else weight.dtype
+    cols = cols.reshape(n, c * k, h_out * w_out).transpose(0, 1)
+    cols = cols.contiguous() if cols.dtype == gemm_dtype else cols.to(gemm_dtype, memory_format=torch.contiguous_format)
+    out = torch.matmul(weight.to(gemm_dtype).reshape(groups, c_out // groups, c_per_group * k), cols.view(groups, c_per_group * k, -1))
+    out = out.view(c_out, n, h_out, w_out)
+    if bias is not None:
+        out = out + bias.to(out.dtype).view(c_out, 1, 1, 1)
+    channels_last = input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
+    return out.transpose(0, 1).contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+class DeformConv2d(nn.Module):
+    """Deformable 3×3 (or k×k) convolution that predicts its own offsets ΔA_n (eq. 1) from its input.
+
+    Constructor as ``nn.Conv2d`` (so it can be the ``conv_layer`` of :mod:`fer_lib.models.resnet` blocks), plus
+    ``offset_groups`` (input-channel groups sharing one offset field, torchvision's semantics) and ``modulated``
+    (DCNv2: a sigmoid mask Δm_n scales each sample; off by default because eq. 1 has no mask).
+
+    The offset predictor is a k×k conv with the main conv's stride, padding and dilation (so its output is H_out×W_out)
+    and ``2·G·k·k`` (+ ``G·k·k`` mask) channels. It is zero-initialised, so a new layer is exactly a plain conv
+    (and the DCNv2 mask starts at 0.5), as in Dai et al. Its parameters are ``offset_weight``/``offset_bias`` rather than
+    an ``nn.Conv2d`` child so that backbone init loops over ``nn.Conv2d`` (e.g. ``ResNet._init_weights``) keep the zeros.
+
+    Shapes: ``(N, in_channels, H, W)`` → ``(N, out_channels, H_out, W_out)``; for figures,
+    :meth:`sampling_positions` gives where each kernel point reads the input.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair = 3,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+        offset_groups: int = 1,
+        modulated: bool = False,
+    ) -> None:
+        super().__init__()
+        if in_channels % groups or out_channels % groups or in_channels % offset_groups:
+            raise ValueError(f"in_channels={in_channels}, out_channels={out_channels} must be divisible by groups={groups}; in_channels by offset_groups={offset_groups}")
+        self.in_channels, self.out_channels, self.groups, self.offset_groups, self.modulated = in_channels, out_channels, groups, offset_groups, modulated
+        self.kernel_size, self.stride, self.padding, self.dilation = _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation)
+        kh, kw = self.kernel_size
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.offset_weight = nn.Parameter(torch.zeros(offset_groups * kh * kw * (3 if modulated else 2), in_channels, kh, kw))
+        self.offset_bias = nn.Parameter(torch.zeros(self.offset_weight.shape[0]))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Main weight and bias as ``nn.Conv2d`` initialises them; offsets (and mask logits) to zero."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            nn.init.uniform_(self.bias, -1 / math.sqrt(self.weight[0].numel()), 1 / math.sqrt(self.weight[0].numel()))
+        nn.init.zeros_(self.offset_weight)
+        nn.init.zeros_(self.offset_bias)
+
+    def offsets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ΔA_n ``(N, 2·G·k·k, H_out, W_out)`` and, if ``modulated``, the mask ``(N, G·k·k, H_out, W_out)`` in (0, 1)."""
+        out = F.conv2d(x, self.offset_weight, self.offset_bias, self.stride, self.padding, self.dilation)
+        n_offset = 2 * self.offset_groups * self.kernel_size[0] * self.kernel_size[1]
+        return out[:, :n_offset], out[:, n_offset:].sigmoid() if self.modulated else None
+
+    def sampling_positions(self, x: torch.Tensor) -> torch.Tensor:
+        """Where eq. 1 reads ``x``: ``(N, G·k·k, H_out, W_out, 2)`` pixel coordinates (x, y) of ``x`` (fp32)."""
+        offset, _ = self.offsets(x)
+        dx, dy = _offset_xy(offset.float(), self.kernel_size[0] * self.kernel_size[1])
+        positions = torch.stack((dx, dy), dim=-1) + _base_grid(offset.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation, dx)
+        return positions.view(x.shape[0], -1, *offset.shape[-2:], 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        offset, mask = self.offsets(x)
+        return deform_conv2d(x, offset, self.weight, self.bias, self.stride, self.padding, self.dilation, mask)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}, offset_groups={self.offset_groups}, modulated={self.modulated}"
+        )
+
+
+def deform_convs(model: nn.Module) -> Iterator[tuple[str, DeformConv2d]]:
+    """``(name, layer)`` for every :class:`DeformConv2d` in ``model``."""
+    return ((name, m) for name, m in model.named_modules() if isinstance(m, DeformConv2d))
+
+
+@torch.no_grad()
+def capture_sampling_positions(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Run ``model(x)`` once; return ``{layer name: (N, G·k·k, H_out, W_out, 2)}`` sampling positions (x, y) of every
+    :class:`DeformConv2d`, mapped to pixel coordinates of the image ``x`` (CPU, fp32) — ready to draw over the face.
+
+    A feature-map pixel p covers image pixels around (p + 0.5)·stride − 0.5 (pixel centres), with stride = image size /
+    feature size of the layer's input.
+    """
+    positions: dict[str, torch.Tensor] = {}
+
+    def hook(name: str, layer: DeformConv2d, inputs: tuple[torch.Tensor, ...]) -> None:
+        feature = inputs[0]
+        scale = torch.tensor([x.shape[-1] / feature.shape[-1], x.shape[-2] / feature.shape[-2]], device=feature.device)
+        positions[name] = ((layer.sampling_positions(feature) + 0.5) * scale - 0.5).cpu()
+
+    hooks = [layer.register_forward_pre_hook(lambda m, inp, name=name: hook(name, m, inp)) for name, layer in deform_convs(model)]
+    try:
+        model(x)
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return positions

@@ -1,0 +1,12 @@
+"""Models: ``create_model(name, num_classes, in_chans, img_size, ...)`` and ``list_models()``.
+
+Importing this package registers every model family.
+"""
+
+from . import baselines  # noqa: F401
+from . import dcn_cbam  # noqa: F401
+from . import irnet  # noqa: F401
+from .cam import default_cam_layer
+from .registry import create_model, list_models, register_model
+
+__all__ = ["create_model", "default_cam_layer", "list_models", "register_model"]
