@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     study = commands.add_parser("study", help="execute the study's notebooks with papermill (finished runs are skipped)")
     study.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"), help="training recipe of the model notebooks")
     study.add_argument("--results", default="results", help="results folder")
-    study.add_argument("--only", help="run only the notebooks whose name contains this")
+    study.add_argument("--only", help="run only the steps whose \"notebook model dataset\" label contains this, e.g. \"dcn_cbam fer2013\"")
     study.add_argument("--force", action="store_true", help="re-run finished runs too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command == "study" else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -30,20 +30,35 @@ class Step:
         return results / "runs" / run_name(p["model"], p["dataset"], profile, p.get("seed", 0))
 
 
-# Paper models on their datasets, then the ablations on FER2013 (what each module adds; issue 3 §5).
+    @property
+    def label(self) -> str:
+        """``notebook model dataset``, what ``--only`` matches against."""
+        return " ".join([self.notebook, *(str(self.parameters[k]) for k in ("model", "dataset") if k in self.parameters)])
+
+
+# Data notebooks; the two image models on FER2013 (the paper's DCN+CBAM claim is on FER2013), then on CK+ (10-fold);
+# then the ablations on FER2013 (what each module adds).
 STEPS: tuple[Step, ...] = (
     Step("01_datasets"),
     Step("02_preprocessing"),
+    Step("04_dcn_cbam", {"model": "dcn_cbam", "dataset": "fer2013"}),
+    Step("03_irnet", {"model": "irnet", "dataset": "fer2013"}),
+    Step("04_dcn_cbam", {"model": "dcn_cbam", "dataset": "ckplus"}),
+    Step("03_irnet", {"model": "irnet", "dataset": "ckplus"}),
+    Step("04_dcn_cbam", {"model": "resnet18_fer", "dataset": "fer2013"}),
+    Step("04_dcn_cbam", {"model": "resnet18_dcn", "dataset": "fer2013"}),
+    Step("04_dcn_cbam", {"model": "resnet18_cbam", "dataset": "fer2013"}),
+    Step("03_irnet", {"model": "resnet50_fer", "dataset": "fer2013"}),
 )
 
 
 def run_study(root: Path, profile: str, results: Path, force: bool = False, only: str | None = None) -> list[Path]:
-    """Execute every step (or those whose notebook name contains ``only``) with papermill; return the output folders."""
+    """Execute every step (or those whose :attr:`Step.label` contains ``only``) with papermill; return the output folders."""
     import papermill
 
     done = []
     for step in STEPS:
-        if only and only not in step.notebook:
+        if only and only not in step.label:
             continue
         out = step.output_dir(results, profile)
         if "model" in step.parameters and (out / METRICS_FILE).exists() and not force:
