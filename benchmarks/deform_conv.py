@@ -10,8 +10,8 @@ round by round and the fastest round is reported (the median too), so other proc
 implementation alike rather than whichever ran while they did.
 
 Model section: training steps (forward, cross-entropy, backward, SGD step) of ``dcn_cbam`` and its ablations in fp32 and
-in bf16 autocast + channels_last: images/s, and the share of the step spent in the deformable convs (each one timed
-alone, forward+backward, on the input it gets inside the model).
+in bf16 autocast + channels_last: images/s, and the share of the step spent in the deformable convs (timed alone,
+forward+backward, on the inputs they get inside the model, interleaved with the steps).
 """
 
 from __future__ import annotations
@@ -119,26 +119,29 @@ def bench_layers(batch: int, img_size: int, rounds: int, tv_rounds: int) -> list
 
 
 def bench_models(names: list[tuple[str, dict]], batch: int, img_size: int, steps: int) -> list[dict]:
-    """Training steps of each model in fp32 and bf16 + channels_last; the deformable convs' share of a step."""
+    """Training steps of each model in fp32 and bf16 + channels_last, and — interleaved with them, so both see the same
+    machine — the forward+backward of the model's deformable convs alone, on the inputs they get inside the model."""
     x = torch.randn(batch, 1, img_size, img_size)
     y = torch.randint(0, 7, (batch,))
-    setups, labels = {}, {}
+    timed_steps: dict[str, Step] = {}
+    configs = []
     for name, kwargs in names:
         for precision in ("fp32", "bf16_autocast_channels_last"):
+            bf16 = precision != "fp32"
             torch.manual_seed(0)
             model = create_model(name, img_size=img_size, **kwargs)
-            inputs = x
-            if precision != "fp32":
-                model, inputs = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            inputs = x.to(memory_format=torch.channels_last) if bf16 else x
+            model = model.to(memory_format=torch.channels_last) if bf16 else model
             key = f"{name}{kwargs or ''} {precision}"
-            setups[key] = _train_step(model, optimizer, inputs, y, precision != "fp32")
-            labels[key] = (name, kwargs, precision, model, inputs)
-    timed = interleaved_ms(setups, steps)
+            timed_steps[key] = _train_step(model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), inputs, y, bf16)
+            if any(True for _ in deform_convs(model)):
+                timed_steps[key + " deform_convs"] = _deform_layers_step(model, inputs, bf16)
+            configs.append((key, name, kwargs, precision))
+    timed = interleaved_ms(timed_steps, steps)
     rows = []
-    for key, (name, kwargs, precision, model, inputs) in labels.items():
+    for key, name, kwargs, precision in configs:
         step_ms = timed[key]["min_ms"]
-        deform_ms = _deform_layers_ms(model, inputs, precision != "fp32", steps)
+        deform = timed.get(key + " deform_convs")
         rows.append(
             {
                 "model": name,
@@ -146,8 +149,8 @@ def bench_models(names: list[tuple[str, dict]], batch: int, img_size: int, steps
                 "precision": precision,
                 "step_ms": timed[key],
                 "images_per_s": round(1000 * batch / step_ms, 1),
-                "deform_conv_ms": deform_ms,
-                "deform_conv_share_of_step": round(deform_ms / step_ms, 3),
+                "deform_convs_ms": deform,
+                "deform_convs_share_of_step": round(deform["min_ms"] / step_ms, 3) if deform else 0.0,
             }
         )
         print(json.dumps(rows[-1]), flush=True)
@@ -165,29 +168,25 @@ def _train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: tor
     return step
 
 
-def _deform_layers_ms(model: torch.nn.Module, x: torch.Tensor, bf16: bool, rounds: int) -> float:
-    """Sum over the model's deformable convs of their forward+backward time, each on the input it gets in the model."""
+def _deform_layers_step(model: torch.nn.Module, x: torch.Tensor, bf16: bool) -> Step:
+    """Forward+backward of every deformable conv of ``model`` on the input it gets in the model (captured once)."""
     inputs: dict[str, torch.Tensor] = {}
     layers = dict(deform_convs(model))
-    hooks = [layer.register_forward_pre_hook(lambda _m, inp, name=name: inputs.__setitem__(name, inp[0].detach())) for name, layer in layers.items()]
+    hooks = [layer.register_forward_pre_hook(lambda _m, inp, name=name: inputs.__setitem__(name, inp[0].detach().clone())) for name, layer in layers.items()]
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         model(x)
     for h in hooks:
         h.remove()
+    for t in inputs.values():
+        t.requires_grad_()
 
-    def make(layer: DeformConv2d, inp: torch.Tensor) -> Step:
-        inp = inp.clone().requires_grad_()
-
-        def step() -> None:
+    def step() -> None:
+        for name, layer in layers.items():
             with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                out = layer(inp)
+                out = layer(inputs[name])
             out.backward(torch.ones_like(out))
 
-        return step
-
-    timed = interleaved_ms({name: make(layer, inputs[name]) for name, layer in layers.items()}, rounds)
-    model.zero_grad(set_to_none=True)
-    return round(sum(t["min_ms"] for t in timed.values()), 2)
+    return step
 
 
 def machine_facts(threads: int) -> dict:
@@ -221,6 +220,10 @@ def main() -> None:
 
     result = {"machine": machine_facts(args.threads), "batch": args.batch, "img_size": args.img_size, "rounds": args.rounds}
     result["layers"] = bench_layers(args.batch, args.img_size, args.rounds, args.tv_rounds)
+    in_model = [row["forward_backward"]["ms"] for row in result["layers"] if row["in_default_dcn_cbam"]]
+    result["default_dcn_cbam_forward_backward_speedup_vs_torchvision"] = round(
+        sum(ms["torchvision_fp32"]["min_ms"] for ms in in_model) / sum(ms["ours_fp32"]["min_ms"] for ms in in_model), 2
+    )
     if args.model_steps:
         models = [("resnet18_fer", {}), ("resnet18_cbam", {}), ("resnet18_dcn", {}), ("dcn_cbam", {}), ("dcn_cbam", {"deformable_stages": (2, 3, 4)})]
         result["models"] = bench_models(models, args.batch, args.img_size, args.model_steps)
