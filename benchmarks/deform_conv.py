@@ -31,7 +31,7 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.ops import deform_conv2d as tv_deform_conv2d
 
-from fer_lib.layers.deform_conv import DeformConv2d, deform_conv2d, deform_convs
+from fer_lib.layers.deform_conv import deform_conv2d, deform_convs
 from fer_lib.models import create_model
 
 Step = Callable[[], None]
@@ -172,7 +172,10 @@ def _deform_layers_step(model: torch.nn.Module, x: torch.Tensor, bf16: bool) -> 
     """Forward+backward of every deformable conv of ``model`` on the input it gets in the model (captured once)."""
     inputs: dict[str, torch.Tensor] = {}
     layers = dict(deform_convs(model))
-    hooks = [layer.register_forward_pre_hook(lambda _m, inp, name=name: inputs.__setitem__(name, inp[0].detach().clone())) for name, layer in layers.items()]
+    hooks = [
+        layer.register_forward_pre_hook(lambda _m, inp, name=name: inputs.__setitem__(name, inp[0].detach().clone()))
+        for name, layer in layers.items()
+    ]
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         model(x)
     for h in hooks:

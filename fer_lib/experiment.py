@@ -123,8 +123,9 @@ def run_experiment(
     folds = build_folds(dataset, recipe, seed, data_root)
     in_chans, classes = folds[0].train.images.shape[-1], folds[0].train.class_names
     config = {"model": model, "dataset": dataset, "profile": profile, "seed": seed, "recipe": recipe, "train_config": cfg.to_dict(), "pretrained": False}
+    env = environment_info(cfg.resolved_device())  # taken at the start: the code that trains is the code recorded
     folder.write_json("config.json", config)
-    folder.write_json("env.json", environment_info(cfg.resolved_device()))
+    folder.write_json("env.json", env)
 
     fits, models = [], []
     for fold in folds:
@@ -132,7 +133,7 @@ def run_experiment(
         log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
         fits.append(fit(net, fold.train, fold.val, fold.test, cfg, folder.path / "checkpoints" / fold.name))
         models.append(net)
-    result = ExperimentResult(folder.path, _records(model, dataset, profile, seed, folds, fits), folds, fits, models)
+    result = ExperimentResult(folder.path, _records(model, dataset, profile, seed, folds, fits, env["git_sha"]), folds, fits, models)
     _write_outputs(folder, result)
     return result
 
@@ -142,10 +143,8 @@ def _split_path(output_dir: str | os.PathLike[str] | None, name: str) -> tuple[P
     return path.parent, path.name
 
 
-def _records(model: str, dataset: str, profile: str, seed: int, folds: list[FoldData], fits: list[FitResult]) -> list[dict[str, Any]]:
+def _records(model: str, dataset: str, profile: str, seed: int, folds: list[FoldData], fits: list[FitResult], git_sha: str) -> list[dict[str, Any]]:
     """One ``metrics.json`` record per protocol. k-fold: mean ± std over folds (the CK+ convention) and pooled metrics."""
-    from .runs import git_sha
-
     classes = fits[0].class_names
     records = []
     for protocol in PROTOCOLS:
@@ -172,7 +171,7 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             "train_images_per_s": round(float(np.mean([f.train_images_per_s for f in fits])), 1),
             "params": fits[0].params,
             "device": fits[0].device,
-            "git_sha": git_sha(Path(__file__).parent),
+            "git_sha": git_sha,
             "pretrained": False,
             "per_class": pooled["per_class"],
             "confusion_matrix": pooled["confusion_matrix"],

@@ -54,13 +54,13 @@ def test_matches_torchvision_values_and_gradients(case: tuple, dtype: torch.dtyp
     inputs = [t for t in (x, offset, weight, bias, mask) if t is not None]
     assert 0.02 < _fraction_outside(offset, (h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw)) < 0.9  # zero padding is exercised
 
-
     ours = deform_conv2d(x, offset, weight, bias, stride, padding, dilation, mask)
     ref = tv_deform_conv2d(x, offset, weight, bias, (sh, sw), (ph, pw), (dh, dw), mask)
     torch.testing.assert_close(ours, ref, atol=tol, rtol=tol)
 
     grad_out = torch.randn(ref.shape, dtype=dtype, generator=gen)  # a random cotangent catches layout mix-ups a sum would hide
-    for name, ours_grad, ref_grad in zip(["input", "offset", "weight", "bias", "mask"], torch.autograd.grad(ours, inputs, grad_out), torch.autograd.grad(ref, inputs, grad_out)):
+    names = ["input", "offset", "weight", "bias", "mask"]
+    for name, ours_grad, ref_grad in zip(names, torch.autograd.grad(ours, inputs, grad_out), torch.autograd.grad(ref, inputs, grad_out)):
         torch.testing.assert_close(ours_grad, ref_grad, atol=tol * 10, rtol=tol, msg=lambda m, name=name: f"grad {name}: {m}")
 
 

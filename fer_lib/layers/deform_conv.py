@@ -12,6 +12,8 @@ sampling positions at once, giving the column tensor ``(N, C·k·k, H_out·W_out
 grid_sample's and matmul's backward kernels, which are vectorised, multi-threaded and run on GPUs — torchvision's
 CPU kernel is single-threaded and ~20–50× slower than a Conv2d (``benchmarks/deform_conv.py`` measures ours).
 The column tensor is k·k times the layer's input (for stride 1): 42 MB in fp32 for a batch of 64 at 128×12×12.
+On CPU the result is deterministic; on CUDA grid_sample's backward accumulates with atomics, so
+``torch.use_deterministic_algorithms(True)`` refuses it there.
 """
 
 from __future__ import annotations
@@ -83,9 +85,10 @@ def deform_conv2d(
     # grid_sample with align_corners=False maps pixel p of a size-s axis to (2p + 1) / s − 1 (valid for s = 1 too);
     # zero padding reproduces eq. 1's bilinear interpolation with zeros outside the image. The grid is built in few
     # whole-tensor ops: on a busy CPU every op is a thread barrier.
-    base = _base_grid((h_out, w_out), (kh, kw), stride, padding, dilation, torch.empty(0, dtype=sample_dtype, device=input.device))
+    offset = offset.to(sample_dtype)
+    base = _base_grid((h_out, w_out), (kh, kw), stride, padding, dilation, offset)
     base = torch.stack(((2 * base[..., 0] + 1) / w - 1, (2 * base[..., 1] + 1) / h - 1), dim=-1)
-    dx, dy = _offset_xy(offset.to(sample_dtype), k)
+    dx, dy = _offset_xy(offset, k)
     grid = torch.stack((dx * (2 / w), dy * (2 / h)), dim=-1) + base
     cols = F.grid_sample(
         input.to(sample_dtype).reshape(n * offset_groups, c // offset_groups, h, w),
@@ -141,8 +144,12 @@ class DeformConv2d(nn.Module):
     ) -> None:
         super().__init__()
         if in_channels % groups or out_channels % groups or in_channels % offset_groups:
-            raise ValueError(f"in_channels={in_channels}, out_channels={out_channels} must be divisible by groups={groups}; in_channels by offset_groups={offset_groups}")
-        self.in_channels, self.out_channels, self.groups, self.offset_groups, self.modulated = in_channels, out_channels, groups, offset_groups, modulated
+            raise ValueError(
+                f"in_channels={in_channels}, out_channels={out_channels} must be divisible by groups={groups}; "
+                f"in_channels by offset_groups={offset_groups}"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.offset_groups, self.modulated = offset_groups, modulated
         self.kernel_size, self.stride, self.padding, self.dilation = _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation)
         kh, kw = self.kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, kh, kw))
@@ -168,8 +175,9 @@ class DeformConv2d(nn.Module):
     def sampling_positions(self, x: torch.Tensor) -> torch.Tensor:
         """Where eq. 1 reads ``x``: ``(N, G·k·k, H_out, W_out, 2)`` pixel coordinates (x, y) of ``x`` (fp32)."""
         offset, _ = self.offsets(x)
-        dx, dy = _offset_xy(offset.float(), self.kernel_size[0] * self.kernel_size[1])
-        positions = torch.stack((dx, dy), dim=-1) + _base_grid(offset.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation, dx)
+        offset = offset.float()
+        base = _base_grid(offset.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation, offset)
+        positions = torch.stack(_offset_xy(offset, self.kernel_size[0] * self.kernel_size[1]), dim=-1) + base
         return positions.view(x.shape[0], -1, *offset.shape[-2:], 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -179,7 +187,8 @@ class DeformConv2d(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}, offset_groups={self.offset_groups}, modulated={self.modulated}"
+            f"dilation={self.dilation}, groups={self.groups}, bias={self.bias is not None}, offset_groups={self.offset_groups}, "
+            f"modulated={self.modulated}"
         )
 
 

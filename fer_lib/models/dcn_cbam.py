@@ -18,8 +18,8 @@ Deviations from paper (choices it leaves open):
 * Placement of deformable convs: the second 3×3 conv of every block in stages 3–4 (``deformable_stages=(3, 4)``;
   DCNv1, Dai et al. 2017, used the last stage, DCNv2, Zhu et al. 2019, stages 2–4). At 48 px these run at 6×6 and 3×3,
   at 112 px at 7×7 and 4×4. ``deformable_stages=(2, 3, 4)`` gives the DCNv2 placement; it adds the 12×12 stage whose
-  sampling is the most expensive (column tensor 166 k values per image vs 83 k and 41 k): measured single-threaded it
-  took ≈ 50 % of a training step instead of ≈ 25 % (``benchmarks/deform_conv.py``).
+  sampling is the most expensive (column tensor 166 k values per image vs 83 k and 41 k): the deformable convs then
+  take ≈ 40–45 % of a training step instead of ≈ 30 % (batch 64, 48 px, 2 threads; ``benchmarks/deform_conv.py``).
 * Deformable conv: DCNv1 (no modulation mask, eq. 1 has none), one offset group, offsets from a zero-initialised 3×3
   conv (every block starts as a plain conv); no reduced learning rate for the offset branch (DCN papers use 0.1–1×).
   The deformable 3×3 weights get the backbone's Kaiming-normal (fan-out) init, so the ablations differ only in the module.
