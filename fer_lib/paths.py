@@ -21,7 +21,7 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
         if not env:
             raise FileNotFoundError(
                 f"No data root: set the {DATA_ENV} environment variable to the folder holding the "
-                "datasets (e.g. `export FER_DATA=../shared/data`) or pass root=..."
+                "datasets (e.g. `export FER_DATA=/path/to/data`) or pass root=..."
             )
         root = env
     path = Path(root).expanduser()

@@ -25,7 +25,7 @@ def _write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Pat
             writer.release()
             return target
         writer.release()
-    pytest.skip("this OpenCV build can write neither MJPG/.avi nor mp4v/.mp4")
+    pytest.fail("this OpenCV build can write neither MJPG/.avi nor mp4v/.mp4; install the pinned opencv-contrib-python-headless")
 
 
 def _frames(count: int) -> list[np.ndarray]:
