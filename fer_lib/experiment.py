@@ -2,7 +2,8 @@
 
 ``run_experiment`` is what the model notebooks call: it resolves the recipe (:mod:`fer_lib.profiles`), builds the
 splits (FER2013: official Training / PublicTest for honest selection / PrivateTest; CK+: subject-independent k-fold
-with a validation part carved from each fold's training subjects), trains with :func:`fer_lib.engine.fit` (resumable
+with a validation part carved from each fold's training subjects; micro-expression databases: leave-one-subject-out,
+the MEGC2019 protocol, with metrics on the predictions of all folds pooled), trains with :func:`fer_lib.engine.fit` (resumable
 checkpoints under ``<run>/checkpoints/``), and writes the run folder (:mod:`fer_lib.runs`): both protocols, pooled
 predictions, history, confusion matrices and curves. Models train from scratch: no pretrained weights are used.
 """
@@ -13,9 +14,10 @@ import dataclasses
 import logging
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,8 +25,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import FaceDataset, create_dataset, stratified_subset, subject_kfold, validation_split
-from .engine import FitResult, TrainConfig, fit
+from .data import FaceDataset, create_dataset, loso_folds, stratified_subset, subject_kfold, validation_split
+from .engine import FitResult, TrainConfig, derive_seed, fit, seed_everything
 from .metrics import classification_metrics, fold_summary
 from .models import create_model
 from .profiles import resolve_recipe
@@ -32,7 +34,11 @@ from .runs import RunFolder, environment_info, run_name
 from .viz import plot_confusion_matrix, plot_history
 
 log = logging.getLogger(__name__)
-DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs")
+DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs", "modality")
+# Micro-expression databases are evaluated leave-one-subject-out (MEGC2019 protocol, paper §4.2).
+LOSO_DATASETS = frozenset({"megc2019", "casme2", "samm", "smic"})
+FOLD_INIT_STREAM = 2  # random stream of the folds' weight initialisation (the engine uses streams 0 and 1)
+KEPT_MODELS = 10  # trained models kept in memory for figures: all of a k-fold run, the first ones of a 68-fold LOSO
 PROTOCOLS = ("honest", "test_selected")
 FP16_EXPORT_LIMIT = 25_000_000  # bytes: our own checkpoints are committed only when this small
 
@@ -47,7 +53,8 @@ class FoldData:
 
 @dataclass
 class ExperimentResult:
-    """The run folder, its ``metrics.json`` records, and per fold the fit, the test split and the trained (honest) model."""
+    """The run folder, its ``metrics.json`` records, and per fold the fit, the test split and the trained (honest) model
+    (``models`` holds the first :data:`KEPT_MODELS` folds' models: 68 ResNet34s would not fit in memory)."""
 
     run_dir: Path
     records: list[dict[str, Any]]
@@ -56,13 +63,13 @@ class ExperimentResult:
     models: list[nn.Module]
 
     def test_examples(self, n: int = 8, seed: int = 0, fold: int = 0) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-        """``n`` random test faces of ``fold``: normalised inputs ``(n, C, H, W)`` for the model (on its device), the
-        uint8 faces ``(n, H, W, C)`` to draw on, and their labels."""
+        """``n`` random test samples of ``fold``: normalised inputs ``(n, C, H, W)`` (clips ``(n, T, C, H, W)``) for the
+        model (on its device), the uint8 images ``(n, H, W, C)`` (clips ``(n, T, H, W, C)``) to draw on, and their labels."""
         test = self.folds[fold].test
         pick = np.sort(np.random.default_rng(seed).choice(len(test), min(n, len(test)), replace=False))
         faces = test.images[pick]
         device = next(self.models[fold].parameters()).device
-        inputs = self.fits[fold].normalize()(torch.from_numpy(faces).movedim(-1, 1)).to(device)
+        inputs = self.fits[fold].normalize()(torch.from_numpy(faces).movedim(-1, -3)).to(device)
         return inputs, faces, test.labels[pick]
 
     def metrics_table(self) -> pd.DataFrame:
@@ -72,7 +79,9 @@ class ExperimentResult:
 
 
 def build_folds(dataset: str, recipe: dict[str, Any], seed: int, data_root: str | None) -> list[FoldData]:
-    """Train / validation / test splits: the official ones where the dataset has them, else subject-independent k-fold."""
+    """Train / validation / test splits: the official ones where the dataset has them, leave-one-subject-out for
+    micro-expressions, else subject-independent k-fold. ``val_fraction=None`` trains without a validation part (honest =
+    a fixed epoch budget, the last epoch)."""
     size = recipe["img_size"]
     if dataset == "fer2013":
         train, val, test = (create_dataset("fer2013", data_root, s, image_size=size) for s in ("train", "val", "test"))
@@ -84,12 +93,16 @@ def build_folds(dataset: str, recipe: dict[str, Any], seed: int, data_root: str 
                 test.subset(stratified_subset(test, recipe["eval_limit"], seed)),
             )
         ]
-    full = create_dataset(dataset, data_root, "all", image_size=size)
+    modality = {"modality": recipe["modality"]} if recipe.get("modality") else {}
+    full = create_dataset(dataset, data_root, "all", image_size=size, **modality)
     if full.subjects is None:
         raise ValueError(f"{dataset} has neither an official split nor subject ids for subject-independent k-fold")
-    folds = subject_kfold(full, recipe["k_folds"], seed)[: recipe["max_folds"]]
+    folds = loso_folds(full) if dataset in LOSO_DATASETS else subject_kfold(full, recipe["k_folds"], seed)
     out = []
-    for fold in folds:
+    for fold in folds[: recipe["max_folds"]]:
+        if recipe["val_fraction"] is None:
+            out.append(FoldData(fold.name, full.subset(fold.train, "train"), None, full.subset(fold.test, "test")))
+            continue
         train_idx, val_idx = validation_split(full, fold.train, recipe["val_fraction"], seed)
         out.append(FoldData(fold.name, full.subset(train_idx, "train"), full.subset(val_idx, "val"), full.subset(fold.test, "test")))
     return out
@@ -128,14 +141,30 @@ def run_experiment(
     folder.write_json("env.json", env)
 
     fits, models = [], []
-    for fold in folds:
-        net = create_model(model, len(classes), in_chans, recipe["img_size"], **recipe["model_kwargs"])
-        log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
-        fits.append(fit(net, fold.train, fold.val, fold.test, cfg, folder.path / "checkpoints" / fold.name))
-        models.append(net)
+    with _epoch_logs(len(folds) <= KEPT_MODELS):
+        for index, fold in enumerate(folds):
+            seed_everything(derive_seed(seed, FOLD_INIT_STREAM, index))  # each fold's initial weights are reproducible
+            net = create_model(model, len(classes), in_chans, recipe["img_size"], **recipe["model_kwargs"])
+            log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
+            fits.append(fit(net, fold.train, fold.val, fold.test, cfg, folder.path / "checkpoints" / fold.name))
+            if index < KEPT_MODELS:
+                models.append(net)
     result = ExperimentResult(folder.path, _records(model, dataset, profile, seed, folds, fits, env["git_sha"]), folds, fits, models)
     _write_outputs(folder, result)
     return result
+
+
+@contextmanager
+def _epoch_logs(enabled: bool) -> Iterator[None]:
+    """Per-epoch log lines only for runs of few folds: 68 LOSO folds × hundreds of epochs would bury the notebook."""
+    engine_log = logging.getLogger("fer_lib.engine.fit")
+    level = engine_log.level
+    if not enabled:
+        engine_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        engine_log.setLevel(level)
 
 
 def _split_path(output_dir: str | os.PathLike[str] | None, name: str) -> tuple[Path, str]:
@@ -144,8 +173,11 @@ def _split_path(output_dir: str | os.PathLike[str] | None, name: str) -> tuple[P
 
 
 def _records(model: str, dataset: str, profile: str, seed: int, folds: list[FoldData], fits: list[FitResult], git_sha: str) -> list[dict[str, Any]]:
-    """One ``metrics.json`` record per protocol. k-fold: mean ± std over folds (the CK+ convention) and pooled metrics."""
+    """One ``metrics.json`` record per protocol. k-fold: mean ± std over folds (the CK+ convention) and pooled metrics.
+    LOSO: metrics on the predictions of all folds pooled (the MEGC2019 protocol: UF1 = macro-F1, UAR), per-database
+    breakdown where the dataset names the source database of each sample, and the fold mean ± std beside them."""
     classes = fits[0].class_names
+    loso = dataset in LOSO_DATASETS
     records = []
     for protocol in PROTOCOLS:
         chosen = [f.protocols[protocol] for f in fits]
@@ -159,7 +191,7 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             "protocol": protocol,
             "profile": profile,
             "seed": seed,
-            "split": "PrivateTest" if folds[0].name == "official" else f"{len(folds)} subject-independent folds",
+            "split": _split_label(dataset, folds),
             "n": pooled["n"],
             "accuracy": pooled["accuracy"],
             "macro_f1": pooled["macro_f1"],
@@ -181,10 +213,35 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             record |= {"n_folds": len(folds), "fold_names": [f.name for f in folds]}
             for key in ("accuracy", "macro_f1", "uar"):
                 record |= {f"{key}_mean": summary[key]["mean"], f"{key}_std": summary[key]["std"]}
-            record["accuracy"], record["macro_f1"], record["uar"] = (summary[k]["mean"] for k in ("accuracy", "macro_f1", "uar"))
+            if not loso:  # k-fold reports the fold mean (the CK+ convention); LOSO keeps the pooled metrics
+                record["accuracy"], record["macro_f1"], record["uar"] = (summary[k]["mean"] for k in ("accuracy", "macro_f1", "uar"))
             record["pooled"] = {k: pooled[k] for k in ("accuracy", "macro_f1", "uar")}
+        if loso:
+            record |= {"uf1": pooled["macro_f1"], "n_folds": len(folds), "by_database": _by_database(folds, chosen, classes)}
         records.append(record)
     return records
+
+
+def _split_label(dataset: str, folds: list[FoldData]) -> str:
+    if folds[0].name == "official":
+        return "PrivateTest"
+    if dataset in LOSO_DATASETS:
+        return f"LOSO, {len(folds)} subjects"
+    return f"{len(folds)} subject-independent folds"
+
+
+def _by_database(folds: list[FoldData], chosen: list[Any], classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """UF1, UAR, accuracy and n per source database (CASME II / SMIC / SAMM in the composite), on pooled predictions."""
+    if any("database" not in fold.test.meta for fold in folds):
+        return {}
+    databases = np.concatenate([fold.test.meta["database"] for fold in folds])
+    labels = np.concatenate([p.result.labels.numpy() for p in chosen])
+    preds = np.concatenate([p.result.preds.numpy() for p in chosen])
+    out = {}
+    for name in sorted(set(databases)):
+        m = classification_metrics(labels[databases == name], preds[databases == name], classes)
+        out[name] = {"n": m["n"], "uf1": m["macro_f1"], "uar": m["uar"], "accuracy": m["accuracy"]}
+    return out
 
 
 def _write_outputs(folder: RunFolder, result: ExperimentResult) -> None:
@@ -195,6 +252,7 @@ def _write_outputs(folder: RunFolder, result: ExperimentResult) -> None:
         for protocol, chosen in fit_result.protocols.items():
             probs = chosen.result.probs.numpy()
             frame = pd.DataFrame({"sample_id": fold.test.sample_ids, "fold": fold.name, "protocol": protocol, "label": chosen.result.labels.numpy(), "pred": chosen.result.preds.numpy()})
+            frame = frame.join(pd.DataFrame({k: v for k, v in fold.test.meta.items() if k not in frame}))
             rows.append(frame.join(pd.DataFrame(probs.round(5), columns=[f"p_{c}" for c in fit_result.class_names])))
     folder.write_csv("predictions.csv", pd.concat(rows, ignore_index=True))
     classes = result.fits[0].class_names

@@ -11,6 +11,11 @@ Layout (as shipped with STSTNet / HTNet):
 * ``MEGC2019_combined_3class_gt_v1.csv`` (optional) — the official ground truth; when present, labels are
   checked against it.
 
+Modalities: ``flow`` (the (u, v, strain) maps, STSTNet's and LKCNN's input), ``apex`` (the apex faces), and
+``apex_flow``: a two-frame sequence per sample, the apex face then its flow map at the same size, ``(N, 2, S, S, 3)``.
+The composite ships no frame sequences (only the apex face and the onset→apex flow), so ``apex_flow`` is the richest
+real sequence that can be formed from it, for sequence models such as ResNet34 + MFEM + BiLSTM (paper §4.2.2).
+
 Evaluation is leave-one-subject-out over the 68 subjects (:func:`fer_lib.data.splits.loso_folds`).
 """
 
@@ -36,21 +41,22 @@ APEX_DIR = "combined_datasets_whole"
 COLUMNS = ("dataset", "sub", "filename_o", "label", "imagename")
 SOURCE = "the MEGC2019 organisers (CASME II, SMIC and SAMM licences); flow maps as shipped with STSTNet (github.com/christy1206/STSTNet)"
 
-Modality = Literal["flow", "apex"]
+Modality = Literal["flow", "apex", "apex_flow"]
+SEQUENCE_SIZE = 56  # default side of apex_flow frames: the flow maps (28 px) upsampled ×2, the faces (224 px) reduced ×4
 
 
 def load_megc2019(folder: Path, split: str, modality: Modality = "flow", image_size: int | None = None, use_cache: bool = True) -> FaceDataset:
-    """Load the composite: ``modality="flow"`` gives (u, v, strain) maps, ``"apex"`` the RGB apex faces.
+    """Load the composite: ``modality="flow"`` gives (u, v, strain) maps, ``"apex"`` the RGB apex faces, ``"apex_flow"``
+    the two-frame sequences (apex face, flow map).
 
-    ``image_size`` resizes (default: native 28 for flow, 224 for apex).
+    ``image_size`` resizes (default: native 28 for flow, 224 for apex, :data:`SEQUENCE_SIZE` for apex_flow).
     """
     table = read_index(folder)
-    if modality == "flow":
-        paths = [folder / FLOW_DIR / f"{sub}_{name} .png" for sub, name in zip(table["sub"], table["filename_o"])]
-    elif modality == "apex":
-        paths = [folder / APEX_DIR / name for name in table["imagename"]]
-    else:
-        raise ValueError(f"modality must be 'flow' or 'apex', not {modality!r}")
+    flow_paths = [folder / FLOW_DIR / f"{sub}_{name} .png" for sub, name in zip(table["sub"], table["filename_o"])]
+    apex_paths = [folder / APEX_DIR / name for name in table["imagename"]]
+    if modality not in ("flow", "apex", "apex_flow"):
+        raise ValueError(f"modality must be 'flow', 'apex' or 'apex_flow', not {modality!r}")
+    paths = {"flow": flow_paths, "apex": apex_paths, "apex_flow": apex_paths + flow_paths}[modality]
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise DatasetNotFoundError(f"{len(missing)} of {len(paths)} files listed in {folder / INDEX_CSV} are missing, e.g. {missing[0]}")
@@ -96,9 +102,13 @@ def _check_ground_truth(folder: Path, table: pd.DataFrame) -> None:
 
 
 def _build(table: pd.DataFrame, paths: list[Path], modality: Modality, image_size: int | None) -> FaceDataset:
-    images = read_images(paths, "rgb", image_size)
-    if modality == "flow":
-        images = np.ascontiguousarray(images[..., ::-1])  # back to the stored (u, v, strain) plane order
+    if modality == "apex_flow":
+        half = len(paths) // 2
+        size = image_size or SEQUENCE_SIZE
+        apex, flow = read_images(paths[:half], "rgb", size), _read_flow(paths[half:], size)
+        images = np.stack([apex, flow], axis=1)
+    else:
+        images = _read_flow(paths, image_size) if modality == "flow" else read_images(paths, "rgb", image_size)
     return FaceDataset(
         name="megc2019",
         split="all",
@@ -109,6 +119,11 @@ def _build(table: pd.DataFrame, paths: list[Path], modality: Modality, image_siz
         subjects=table["sub"].to_numpy(str),
         meta={"database": table["dataset"].to_numpy(str), "filename": table["filename_o"].to_numpy(str)},
     )
+
+
+def _read_flow(paths: list[Path], image_size: int | None) -> np.ndarray:
+    """Flow PNGs as ``(N, H, W, 3)`` in the stored (u, v, strain) plane order (OpenCV's B, G, R: what ``cv2.imread`` gives)."""
+    return np.ascontiguousarray(read_images(paths, "rgb", image_size)[..., ::-1])
 
 
 register_dataset(

@@ -126,7 +126,7 @@ class _Selection:
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's global generators (call before ``create_model`` for a reproducible init)."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2**32)  # NumPy's legacy seeding takes 32 bits; derived seeds (derive_seed) have 63
     torch.manual_seed(seed)
 
 

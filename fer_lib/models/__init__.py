@@ -6,6 +6,7 @@ Importing this package registers every model family.
 from . import baselines  # noqa: F401
 from . import dcn_cbam  # noqa: F401
 from . import irnet  # noqa: F401
+from . import ststnet  # noqa: F401
 from .cam import default_cam_layer
 from .registry import create_model, list_models, register_model
 
