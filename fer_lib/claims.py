@@ -23,10 +23,11 @@ class Claim:
     protocol: str
     pretrained: str
     quote: str
+    source: str = "survey"  # where the number is published: the surveyed paper, or a baseline's own paper
 
 
 def load_claims() -> dict[str, Claim]:
-    """All claims by key (``irnet``, ``dcn_cbam``, ``lkcnn``, ``mfem_lstm``)."""
+    """All claims by key: the survey's (``irnet``, ``dcn_cbam``, ``lkcnn``, ``mfem_lstm``) and the baseline ``ststnet``."""
     text = resources.files("fer_lib").joinpath("claims.yaml").read_text()
     return {c["key"]: Claim(**c) for c in yaml.safe_load(text)["claims"]}
 
@@ -43,7 +44,7 @@ def compare_to_claim(records: list[dict[str, Any]], claim: Claim) -> pd.DataFram
                 {
                     "protocol": record["protocol"],
                     "metric": metric,
-                    f"paper (§{claim.section}, {claim.dataset})": paper,
+                    f"{'paper' if claim.source == 'survey' else 'published'} (§{claim.section}, {claim.dataset})": paper,
                     f"ours ({record['dataset']}, {record['profile']} profile, {record['device']})": record[metric],
                     "differences": "; ".join(differences),
                 }

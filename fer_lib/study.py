@@ -37,7 +37,7 @@ class Step:
 
 
 # Data notebooks; the two image models on FER2013 (the paper's DCN+CBAM claim is on FER2013), then on CK+ (10-fold);
-# then the ablations on FER2013 (what each module adds).
+# then the ablations on FER2013 (what each module adds); then the micro-expression models.
 STEPS: tuple[Step, ...] = (
     Step("01_datasets"),
     Step("02_preprocessing"),
@@ -49,6 +49,10 @@ STEPS: tuple[Step, ...] = (
     Step("04_dcn_cbam", {"model": "resnet18_dcn", "dataset": "fer2013"}),
     Step("04_dcn_cbam", {"model": "resnet18_cbam", "dataset": "fer2013"}),
     Step("03_irnet", {"model": "resnet50_fer", "dataset": "fer2013"}),
+    # Micro-expressions (§4.2), MEGC2019 composite, leave-one-subject-out: the STSTNet baseline, LKCNN, MFEM-BiLSTM.
+    Step("05_lkcnn", {"model": "ststnet", "dataset": "megc2019"}),
+    Step("05_lkcnn", {"model": "lkcnn", "dataset": "megc2019"}),
+    Step("06_mfem_lstm", {"model": "mfem_lstm", "dataset": "megc2019"}),
 )
 
 

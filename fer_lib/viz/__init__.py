@@ -2,16 +2,19 @@
 
 from .datasets import plot_class_balance, plot_sample_grid, plot_subject_counts
 from .faces import plot_face_detections, plot_image_rows
-from .training import plot_attention_maps, plot_confusion_matrix, plot_gradcam, plot_history, plot_sampling_positions
+from .flow import plot_flow_maps
+from .training import plot_attention_maps, plot_confusion_matrix, plot_gradcam, plot_history, plot_loso_curve, plot_sampling_positions
 
 __all__ = [
     "plot_attention_maps",
     "plot_class_balance",
     "plot_confusion_matrix",
     "plot_face_detections",
+    "plot_flow_maps",
     "plot_gradcam",
     "plot_history",
     "plot_image_rows",
+    "plot_loso_curve",
     "plot_sample_grid",
     "plot_sampling_positions",
     "plot_subject_counts",

@@ -49,6 +49,25 @@ def plot_history(history: pd.DataFrame, marks: dict[str, int] | None = None, tit
     return fig
 
 
+def plot_loso_curve(histories: Sequence[pd.DataFrame], test_sizes: Sequence[int], records: Sequence[dict], title: str = "") -> Figure:
+    """Leave-one-subject-out: pooled test accuracy had every fold stopped at epoch e (exact: Σ fold accuracy × fold size
+    / N), mean training loss, and each protocol's pooled accuracy as a horizontal line (test_selected: per-subject best)."""
+    correct = sum(h["test_acc"].to_numpy() * n for h, n in zip(histories, test_sizes))
+    epochs = histories[0]["epoch"].to_numpy()
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.4))
+    loss_ax.plot(epochs, np.mean([h["train_loss"].to_numpy() for h in histories], axis=0), label="train (mean over folds)")
+    acc_ax.plot(epochs, correct / sum(test_sizes), label="pooled test, same epoch for all folds")
+    for record, style in zip(records, ("--", ":")):
+        acc_ax.axhline(record["accuracy"], ls=style, color="gray", label=f"{record['protocol']}: {record['accuracy']:.3f}")
+    loss_ax.set(xlabel="epoch", ylabel="loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def _overlay(ax: plt.Axes, face: np.ndarray, heat: np.ndarray | None, title: str) -> None:
     ax.imshow(face[..., 0] if face.shape[-1] == 1 else face, cmap="gray", vmin=0, vmax=255)
     if heat is not None:
