@@ -40,8 +40,8 @@ class PublishedCheck:
 
 @torch.no_grad()
 def check_ststnet_weights(root: str | os.PathLike[str] | None = None) -> PublishedCheck:
-    """Evaluate every ``<subject>.pth`` on its left-out subject (inputs as ``cv2.imread`` gives them: stored plane
-    order, 0–255, no normalisation) and pool the predictions of the 68 folds, as MEGC2019 prescribes."""
+    """Evaluate every ``<subject>.pth`` on its left-out subject (inputs as ``cv2.imread`` gives them: B, G, R planes,
+    0–255, no normalisation) and pool the predictions of the 68 folds, as MEGC2019 prescribes."""
     folder = locate_dataset("megc2019", root)
     dataset = create_dataset("megc2019", root, "all", modality="flow")
     rows = []
@@ -51,7 +51,7 @@ def check_ststnet_weights(root: str | os.PathLike[str] | None = None) -> Publish
             raise DatasetNotFoundError(f"{path} is missing: the published STSTNet weights for subject {fold.name} (github.com/christy1206/STSTNet)")
         net = create_model("ststnet", num_classes=dataset.num_classes).eval()
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        x = torch.from_numpy(dataset.images[fold.test]).movedim(-1, 1).float()
+        x = torch.from_numpy(dataset.images[fold.test][..., ::-1].copy()).movedim(-1, 1).float()  # (strain, v, u): cv2.imread's B, G, R
         rows.append(pd.DataFrame({"sample_id": dataset.sample_ids[fold.test], "subject": fold.name, "label": dataset.labels[fold.test], "pred": net(x).argmax(1).numpy()}))
     predictions = pd.concat(rows, ignore_index=True)
     metrics = classification_metrics(predictions["label"].to_numpy(np.int64), predictions["pred"].to_numpy(np.int64), dataset.class_names)

@@ -192,10 +192,10 @@ def megc(root: Path, rows: list[list[str]]) -> Path:
     return folder
 
 
-def test_megc_fixture_keeps_uv_strain_plane_order(tmp_path):
+def test_megc_flow_planes_load_as_u_v_strain(tmp_path):
     folder = megc(tmp_path, [["samm", "006", "006_1_2", "0", "", "006_006_1_2.jpg", ""]])
     flow = np.zeros((28, 28, 3), np.uint8)
-    flow[..., 0], flow[..., 1], flow[..., 2] = 10, 20, 30  # u, v, strain as cv2.imwrite stores them
+    flow[..., 0], flow[..., 1], flow[..., 2] = 30, 20, 10  # strain, v, u in cv2's B, G, R: u red, v green, strain blue
     cv2.imwrite(str(folder / "STSNet_whole_norm_u_v_os" / "006_006_1_2 .png"), flow)
     dataset = create_dataset("megc2019", tmp_path)
     assert dataset.subjects.tolist() == ["006"] and dataset.images[0, 0, 0].tolist() == [10, 20, 30]

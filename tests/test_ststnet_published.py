@@ -2,6 +2,7 @@
 evaluated leave-one-subject-out on our loader's inputs, reproduce the published UF1 0.7209 / UAR 0.7250 (± 0.0005).
 
 A wrong plane order, value range, label mapping, subject grouping or pooled metric each breaks it (two are shown).
+The weights expect cv2.imread's B, G, R planes, i.e. (strain, v, u); our loader gives (u, v, strain).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ def test_published_weights_reproduce_the_published_uf1_and_uar(check):
 
 
 def test_the_check_can_fail(fer_data, check):
-    """Swapping the u and v planes, or pooling per-subject metrics instead of predictions, moves UF1 off the published value."""
+    """Feeding the planes in the loader's (u, v, strain) order instead of cv2.imread's, or averaging per-subject
+    accuracies instead of pooling predictions, gives other numbers."""
     dataset = create_dataset("megc2019", fer_data, "all")
     swapped = []
     for fold in loso_folds(dataset)[:20]:
         net = create_model("ststnet", num_classes=3).eval()
         net.load_state_dict(torch.load(fer_data / "megc2019" / "ststnet_weights" / f"{fold.name}.pth", weights_only=True, map_location="cpu"))
-        x = torch.from_numpy(dataset.images[fold.test][..., [1, 0, 2]]).movedim(-1, 1).float()
+        x = torch.from_numpy(dataset.images[fold.test]).movedim(-1, 1).float()
         with torch.no_grad():
             swapped.append(net(x).argmax(1).numpy())
     first = check.predictions["subject"].isin([f.name for f in loso_folds(dataset)[:20]])

@@ -5,8 +5,12 @@ Layout (as shipped with STSTNet / HTNet):
 * ``combined_3_class2_for_optical_flow.csv`` — ``dataset,sub,filename_o,label,apex,imagename,sub_filename``;
   label 0 negative, 1 positive, 2 surprise; 442 samples of 68 subjects.
 * ``STSNet_whole_norm_u_v_os/<sub>_<filename_o> .png`` — 28×28 onset→apex TV-L1 flow maps (note the space
-  before ``.png``, as in the public copy). The files were written by ``cv2.imwrite`` from a (u, v, strain)
-  array, so the planes as stored (OpenCV's B, G, R order) are u, v, strain: we keep that order.
+  before ``.png``, as in the public copy). The PNGs hold u in red, v in green and strain in blue — what MATLAB's
+  ``imwrite`` makes of a (u, v, strain) array (STSTNet's preprocessing is MATLAB) — so we load them as RGB and the
+  channels are (u, v, strain). Evidence: blue is the only plane with a low mean (25 of 255 over the 442 maps; red
+  and green 135 and 126), as a non-negative strain magnitude has, and our own TV-L1 u and v of the CASME II sub01
+  clips correlate with red and green at r ≈ 0.8–0.95 (``tests/test_flow.py``). STSTNet's ``cv2.imread`` feeds its
+  network the planes in B, G, R order, i.e. (strain, v, u): :mod:`fer_lib.published_weights` does the same.
 * ``combined_datasets_whole/<imagename>`` — the 224×224 RGB apex faces.
 * ``MEGC2019_combined_3class_gt_v1.csv`` (optional) — the official ground truth; when present, labels are
   checked against it.
@@ -60,7 +64,7 @@ def load_megc2019(folder: Path, split: str, modality: Modality = "flow", image_s
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise DatasetNotFoundError(f"{len(missing)} of {len(paths)} files listed in {folder / INDEX_CSV} are missing, e.g. {missing[0]}")
-    params = {"modality": modality, "image_size": image_size}
+    params = {"modality": modality, "image_size": image_size, "flow_planes": "u,v,strain"}
     sources = [folder / INDEX_CSV, *paths]
     return cached_dataset(f"megc2019_{modality}", params, folder, sources, lambda: _build(table, paths, modality, image_size), use_cache)
 
@@ -122,8 +126,8 @@ def _build(table: pd.DataFrame, paths: list[Path], modality: Modality, image_siz
 
 
 def _read_flow(paths: list[Path], image_size: int | None) -> np.ndarray:
-    """Flow PNGs as ``(N, H, W, 3)`` in the stored (u, v, strain) plane order (OpenCV's B, G, R: what ``cv2.imread`` gives)."""
-    return np.ascontiguousarray(read_images(paths, "rgb", image_size)[..., ::-1])
+    """Flow PNGs as ``(N, H, W, 3)`` (u, v, strain): their red, green and blue planes (see the module docstring)."""
+    return read_images(paths, "rgb", image_size)
 
 
 register_dataset(

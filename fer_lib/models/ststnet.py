@@ -9,8 +9,9 @@ LOSO folds and metrics: loaded into this module, those weights must reproduce th
 Architecture (the authors' PyTorch code): three parallel 3×3 conv streams of 3, 5 and 8 filters (padding 2) on the
 3-channel flow input, each conv → ReLU → BN → 3×3 max-pool (stride 3, padding 1) → dropout; the 16 maps concatenated,
 2×2 average-pooled and flattened (16 × 5 × 5 = 400 at 28 px) into one fully connected layer. The parameter names
-(``conv1-3``, ``bn1-3``, ``fc``) are the published state dict's. Input: the PNGs as ``cv2.imread`` reads them —
-planes in stored order, 0–255, no normalisation (``flow_input_scale`` in the micro-expression recipes).
+(``conv1-3``, ``bn1-3``, ``fc``) are the published state dict's. The published weights expect the PNGs as ``cv2.imread``
+reads them — planes (strain, v, u), 0–255, no normalisation (:mod:`fer_lib.published_weights`); trained here, it gets
+the engine's (u, v, strain) maps normalised with the training split's statistics.
 
 Deviations from the authors' code: none in the layers. ``merge`` (an identity on the concatenated streams) is added
 as the Grad-CAM target layer; it has no parameters, so the published state dict loads unchanged.
