@@ -34,9 +34,18 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 # Per-(profile, model) adjustments, e.g. to keep a heavier model inside the cpu profile's hour: IRNet's ResNet50 trunk
 # with 16 attention modules costs about 2× DCN+CBAM's ResNet18 per image.
+# LKCNN costs ≈ 6× STSTNet per step and the sequence models ≈ 15× (measured, one thread, 28 px): fewer epochs keep the
+# 68 folds inside the cpu profile. The sequence models read the composite's two-frame (apex face, flow) sequences; on
+# the CPU a quarter-width ResNet34 (width 16) at 28 px, on a GPU the full width at 56 px.
+SEQUENCE_CPU = {"modality": "apex_flow", "img_size": 28, "epochs": 10, "model_kwargs": {"width": 16}}
+SEQUENCE_PAPER = {"modality": "apex_flow", "img_size": 56, "epochs": 60, "model_kwargs": {"width": 64}}
+SEQUENCE_SMOKE = {"modality": "apex_flow", "img_size": 28, "model_kwargs": {"width": 8}}
 MODEL_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("cpu", "irnet"): {"epochs": 10},
     ("cpu", "resnet50_fer"): {"epochs": 10},
+    ("cpu", "lkcnn"): {"epochs": 20},
+    ("cpu", "lkcnn_no_attention"): {"epochs": 20},
+    **{(profile, name): recipe for name in ("mfem_lstm", "resnet34_lstm") for profile, recipe in (("smoke", SEQUENCE_SMOKE), ("cpu", SEQUENCE_CPU), ("paper", SEQUENCE_PAPER))},
 }
 
 # Micro-expressions (paper §4.2), MEGC2019 composite, leave-one-subject-out over 68 subjects, ≈ 435 training maps of
