@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from fer_lib.claims import compare_to_claim, load_claims
+from fer_lib.data import create_dataset
 from fer_lib.experiment import run_experiment
 from fer_lib.profiles import resolve_recipe
 from fer_lib.runs import REQUIRED_KEYS, RunFolder, read_metrics
@@ -74,3 +76,28 @@ def test_claims_come_from_the_data_file():
     table = compare_to_claim([record], claims["irnet"])
     assert "paper's number is on rafdb" in table.iloc[0]["differences"]
     assert table.iloc[0, 0] == claims["irnet"].metrics["accuracy"]
+
+
+def test_megc2019_loso_pools_folds_and_breaks_down_by_database(fer_data, tmp_path):
+    """LOSO: one fold per left-out subject, metrics on the pooled predictions (MEGC2019), per-database breakdown."""
+    result = run_experiment("ststnet", "megc2019", "smoke", device="cpu", output_dir=tmp_path / "me", epochs=1, max_folds=4, progress=False)
+    honest = result.records[0]
+    assert honest["n_folds"] == 4 and honest["split"] == "LOSO, 4 subjects"
+    for fold in result.folds:
+        assert set(fold.test.subjects) == {fold.name} and fold.name not in set(fold.train.subjects) and fold.val is None
+    predictions = pd.read_csv(tmp_path / "me" / "predictions.csv", dtype={"fold": str})
+    rows = predictions[predictions.protocol == "honest"]
+    assert len(rows) == honest["n"] == sum(len(f.test) for f in result.folds)
+    assert (rows["label"] == rows["pred"]).mean() == pytest.approx(honest["accuracy"])  # pooled, not a mean of folds
+    assert honest["uf1"] == honest["macro_f1"]
+    assert sum(d["n"] for d in honest["by_database"].values()) == honest["n"] and set(rows["database"]) == set(honest["by_database"])
+    assert honest["selected_on"] == "last epoch (no validation split)"
+
+
+def test_megc2019_apex_flow_sequences_for_sequence_models(fer_data):
+    flow = create_dataset("megc2019", fer_data, "all")
+    sequences = create_dataset("megc2019", fer_data, "all", modality="apex_flow", image_size=28)
+    assert sequences.images.shape == (442, 2, 28, 28, 3) and (sequences.labels == flow.labels).all()
+    np.testing.assert_array_equal(sequences.images[:, 1], flow.images)  # frame 2 is the flow map itself at its native 28 px
+    with pytest.raises(ValueError, match="modality"):
+        create_dataset("megc2019", fer_data, "all", modality="onset")
