@@ -16,3 +16,20 @@ __all__ = [
     "capture_sampling_positions",
     "deform_conv2d",
 ]
+from .feature_fusion import FeatureInteraction, MultiLevelFeatureFusion  # noqa: E402
+from .inception_dwconv import InceptionDWConv2d, InceptionSeparableConv2d, depthwise_conv_as_matmul, pointwise_conv  # noqa: E402
+from .mfem import MFEM  # noqa: E402
+from .relative_position_attention import RelativePositionAttention, RelativePositionGate, relative_position_index  # noqa: E402
+
+__all__ += [
+    "FeatureInteraction",
+    "InceptionDWConv2d",
+    "InceptionSeparableConv2d",
+    "MFEM",
+    "MultiLevelFeatureFusion",
+    "RelativePositionAttention",
+    "RelativePositionGate",
+    "depthwise_conv_as_matmul",
+    "pointwise_conv",
+    "relative_position_index",
+]
