@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,12 +13,7 @@ from fer_lib.models import create_model
 from fer_lib.models.lkcnn import LKCNN, partition_blocks
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("size,kernel", [((7, 7), (1, 11)), ((7, 7), (11, 1)), ((7, 7), (3, 3)), ((4, 5), (3, 7)), ((1, 1), (1, 1))])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -13,12 +11,7 @@ from fer_lib.models import create_model
 from fer_lib.models.mfem_lstm import MFEMBiLSTM
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _clips(n: int = 2, t: int = 3, size: int = 32, seed: int = 0) -> torch.Tensor:

@@ -10,7 +10,6 @@ Batches of 2 and small images keep the whole file fast on a 2-core CPU.
 from __future__ import annotations
 
 import io
-from typing import Iterator
 
 import pytest
 import torch
@@ -30,14 +29,7 @@ SIZES = {"image": [(1, 48), (3, 112)], "flow": [(3, 28)], "clip": [(3, 32)]}
 MODEL_SIZES = [(name, *size) for name in MODELS for size in SIZES[model_input_kind(name)]]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Batches of 2 gain nothing from a second thread, and on a busy 2-core machine every OpenMP barrier waits for a
-    descheduled thread (measured: ResNet50 forward 0.1 s with 1 thread, 0.2–3 s with 2 while other jobs run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _size(name: str, in_chans: int | None, img_size: int | None) -> tuple[int, int]:
