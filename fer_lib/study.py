@@ -49,10 +49,12 @@ STEPS: tuple[Step, ...] = (
     Step("04_dcn_cbam", {"model": "resnet18_dcn", "dataset": "fer2013"}),
     Step("04_dcn_cbam", {"model": "resnet18_cbam", "dataset": "fer2013"}),
     Step("03_irnet", {"model": "resnet50_fer", "dataset": "fer2013"}),
-    # Micro-expressions (§4.2), MEGC2019 composite, leave-one-subject-out: the STSTNet baseline, LKCNN, MFEM-BiLSTM.
+    # Micro-expressions (§4.2), MEGC2019 composite, leave-one-subject-out: the STSTNet baseline, LKCNN, MFEM-BiLSTM, ablations.
     Step("05_lkcnn", {"model": "ststnet", "dataset": "megc2019"}),
     Step("05_lkcnn", {"model": "lkcnn", "dataset": "megc2019"}),
     Step("06_mfem_lstm", {"model": "mfem_lstm", "dataset": "megc2019"}),
+    Step("05_lkcnn", {"model": "lkcnn_no_attention", "dataset": "megc2019"}),
+    Step("06_mfem_lstm", {"model": "resnet34_lstm", "dataset": "megc2019"}),
 )
 
 
