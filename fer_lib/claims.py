@@ -27,7 +27,8 @@ class Claim:
 
 
 def load_claims() -> dict[str, Claim]:
-    """All claims by key: the survey's (``irnet``, ``dcn_cbam``, ``lkcnn``, ``mfem_lstm``) and the baseline ``ststnet``."""
+    """All claims by key: the survey's (``irnet``, ``dcn_cbam``, ``lkcnn``, ``mfem_lstm``) and the STSTNet baseline's
+    (``ststnet``: its paper's figure; ``ststnet_weights``: what its published weights give)."""
     text = resources.files("fer_lib").joinpath("claims.yaml").read_text()
     return {c["key"]: Claim(**c) for c in yaml.safe_load(text)["claims"]}
 
