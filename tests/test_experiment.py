@@ -68,6 +68,13 @@ def test_recipe_overrides_and_unknown_profile():
         resolve_recipe("fast", "irnet", "fer2013")
 
 
+def test_recipe_layers_apply_in_order():
+    # profile < dataset < model < (model, dataset): IRNet's FER2013 cap leaves it CK+'s budget, shared with DCN+CBAM.
+    assert resolve_recipe("cpu", "irnet", "fer2013")["epochs"] == 10
+    assert resolve_recipe("cpu", "irnet", "ckplus")["epochs"] == resolve_recipe("cpu", "dcn_cbam", "ckplus")["epochs"] == 30
+    assert resolve_recipe("cpu", "lkcnn", "megc2019")["epochs"] == 20  # the model layer wins over the dataset's 60
+
+
 def test_claims_come_from_the_data_file():
     claims = load_claims()
     assert set(claims) == {"irnet", "dcn_cbam", "lkcnn", "mfem_lstm", "ststnet", "ststnet_weights"}
