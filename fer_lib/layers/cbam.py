@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .maps import AttentionMap
@@ -36,8 +37,9 @@ class ChannelAttention(nn.Module):
         self.map = AttentionMap()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # both descriptors go through the shared MLP in one batch of 2N
-        descriptors = self.mlp(torch.cat((x.mean((2, 3), keepdim=True), x.amax((2, 3), keepdim=True))))
+        # both descriptors go through the shared MLP in one batch of 2N; the pooling ops (not mean/amax) have bf16
+        # channels-last kernels: mean upcasts a bf16 map to fp32 in a full copy, amax's backward compares every value
+        descriptors = self.mlp(torch.cat((F.adaptive_avg_pool2d(x, 1), F.adaptive_max_pool2d(x, 1))))
         return x * self.map(descriptors.view(2, *x.shape[:2], 1, 1).sum(0).sigmoid())
 
 
@@ -54,7 +56,8 @@ class SpatialAttention(nn.Module):
         self.map = AttentionMap()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat((x.mean(1, keepdim=True), x.amax(1, keepdim=True)), dim=1)
+        # sum / C rather than mean: mean upcasts a bf16 map to fp32 in a full copy first
+        pooled = torch.cat((x.sum(1, keepdim=True) / x.shape[1], x.amax(1, keepdim=True)), dim=1)
         return x * self.map(self.norm(self.conv(pooled)).sigmoid())
 
 

@@ -7,8 +7,9 @@ fractional position is read by bilinear interpolation (zero outside the image), 
 ``torchvision.ops.deform_conv2d`` does — the tests compare values and gradients against it.
 
 How it is computed (im2col with a learned grid): ``F.grid_sample`` reads every channel at the N·k·k·H_out·W_out
-sampling positions at once, giving the column tensor ``(N, C·k·k, H_out·W_out)``; one matmul with the weight
-``(C_out, C·k·k)`` finishes the convolution. Autograd then gives the gradients of input, offsets and weight from
+sampling positions at once, giving the column tensor ``(N, C·k·k, H_out·W_out)``; one transposing copy lays it out as
+``(N·H_out·W_out, C·k·k)`` rows and one matmul with the weight ``(C·k·k, C_out)`` finishes the convolution, its result
+already the channels-last output. Autograd then gives the gradients of input, offsets and weight from
 grid_sample's and matmul's backward kernels, which are vectorised, multi-threaded and run on GPUs — torchvision's
 CPU kernel is single-threaded and ~20–50× slower than a Conv2d (``benchmarks/deform_conv.py`` measures ours).
 The column tensor is k·k times the layer's input (for stride 1): 42 MB in fp32 for a batch of 64 at 128×12×12.
@@ -100,17 +101,18 @@ def deform_conv2d(
     if mask is not None:
         cols = cols.view(n, offset_groups, c // offset_groups, k, -1) * mask.to(sample_dtype).view(n, offset_groups, 1, k, -1)
 
-    # One GEMM over all images: (C·k·k, N·L) columns; the transposing copy moves runs of L = H_out·W_out floats
-    # and also does autocast's cast, so the (large) column tensor is copied once.
+    # One GEMM over all images (per group): rows (N·L, C·k·k) @ (C·k·k, C_out) = (N·L, C_out), i.e. the output in
+    # channels-last order with no copy after it. Autocast's cast comes first and runs contiguously, so the one
+    # transposing copy moves bf16 (half the bytes), and in the backward pass grid_sample gets a contiguous gradient.
     gemm_dtype = torch.get_autocast_dtype(input.device.type) if torch.is_autocast_enabled(input.device.type) else weight.dtype
-    cols = cols.reshape(n, c * k, h_out * w_out).transpose(0, 1)
-    cols = cols.contiguous() if cols.dtype == gemm_dtype else cols.to(gemm_dtype, memory_format=torch.contiguous_format)
-    out = torch.matmul(weight.to(gemm_dtype).reshape(groups, c_out // groups, c_per_group * k), cols.view(groups, c_per_group * k, -1))
-    out = out.view(c_out, n, h_out, w_out)
+    rows = cols.to(gemm_dtype).reshape(n, c * k, h_out * w_out).transpose(1, 2).reshape(n * h_out * w_out, groups, c_per_group * k)
+    weight = weight.to(gemm_dtype).reshape(groups, c_out // groups, c_per_group * k)
+    out = torch.matmul(rows.transpose(0, 1), weight.transpose(1, 2)).transpose(0, 1).reshape(n, h_out, w_out, c_out)
     if bias is not None:
-        out = out + bias.to(out.dtype).view(c_out, 1, 1, 1)
+        out = out + bias.to(out.dtype)
+    out = out.permute(0, 3, 1, 2)  # (N, C_out, H_out, W_out) with channels-last strides
     channels_last = input.is_contiguous(memory_format=torch.channels_last) and not input.is_contiguous()
-    return out.transpose(0, 1).contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return out if channels_last else out.contiguous()
 
 
 class DeformConv2d(nn.Module):
