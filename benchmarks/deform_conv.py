@@ -33,6 +33,7 @@ from torchvision.ops import deform_conv2d as tv_deform_conv2d
 
 from fer_lib.layers.deform_conv import deform_conv2d, deform_convs
 from fer_lib.models import create_model
+from fer_lib.runs import cpu_name
 
 Step = Callable[[], None]
 
@@ -193,12 +194,8 @@ def _deform_layers_step(model: torch.nn.Module, x: torch.Tensor, bf16: bool) -> 
 
 
 def machine_facts(threads: int) -> dict:
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0] if names else cpu
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpus": os.cpu_count(),
         "torch_threads": threads,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),

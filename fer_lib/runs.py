@@ -41,6 +41,16 @@ def git_sha(cwd: Path | None = None) -> str:
     return sha + ("-dirty" if dirty.strip() else "")
 
 
+def cpu_name() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (e.g. "AMD EPYC"; throughput depends on it), else ``platform``'s guess."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def environment_info(device: torch.device | str) -> dict[str, Any]:
     """Versions, machine and device facts for ``env.json``."""
     import cv2
@@ -58,10 +68,12 @@ def environment_info(device: torch.device | str) -> dict[str, Any]:
         "opencv": cv2.__version__,
         "scikit_learn": sklearn.__version__,
         "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
     }
 
 

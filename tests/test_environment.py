@@ -7,6 +7,8 @@ from pathlib import Path
 
 import cv2
 
+from fer_lib.runs import cpu_name, environment_info
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,3 +27,11 @@ def test_environment_yml_matches_the_lock_file():
     pins = re.findall(r"^\s+- ([\w.-]+)==(\S+)", (ROOT / "environment.yml").read_text(), re.M)
     assert len(pins) > 10
     assert {name.lower(): version for name, version in pins} == {name.lower(): lock.get(name.lower()) for name, _ in pins}
+
+
+def test_environment_info_names_the_cpu():
+    # throughput figures in metrics.json depend on the CPU model; /proc/cpuinfo names it on Linux
+    info = environment_info("cpu")
+    assert info["device_name"] == info["cpu"] == cpu_name()
+    if Path("/proc/cpuinfo").exists():
+        assert info["cpu"] in Path("/proc/cpuinfo").read_text()
