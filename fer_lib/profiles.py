@@ -66,9 +66,10 @@ DATASET_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
-# Per-(profile, model, dataset) adjustments, applied after the dataset and model layers. IRNet's ResNet50 trunk with 16 attention modules trains at
-# ≈ 128 img/s here against DCN+CBAM's ≈ 150 (measured, cpu profile, FER2013): 10 epochs keep FER2013 inside the hour.
-# On CK+ (≈ 800 training faces per fold) the dataset's 30 epochs fit, so both image models get the same CK+ budget.
+# Per-(profile, model, dataset) adjustments, applied after the dataset and model layers. IRNet's ResNet50 trunk with 16
+# attention modules trains at ≈ 128 img/s here against DCN+CBAM's ≈ 150 (measured, cpu profile, FER2013): 10 epochs
+# keep FER2013 inside the hour. On CK+ (≈ 800 training faces per fold) the dataset's 30 epochs fit, so both image
+# models get the same CK+ budget.
 RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     ("cpu", "irnet", "fer2013"): {"epochs": 10},
     ("cpu", "resnet50_fer", "fer2013"): {"epochs": 10},
