@@ -41,9 +41,10 @@ def git_sha(cwd: Path | None = None) -> str:
     return sha + ("-dirty" if dirty.strip() else "")
 
 
-def cpu_name() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (e.g. "AMD EPYC"; throughput depends on it), else ``platform``'s guess."""
-    cpuinfo = Path("/proc/cpuinfo")
+def cpu_name(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> str:
+    """The CPU's model name (e.g. "AMD EPYC"; throughput depends on it) from the ``model name`` line of ``cpuinfo``
+    (Linux's description of its CPUs), else ``platform``'s guess where that file is absent (macOS, Windows)."""
+    cpuinfo = Path(cpuinfo)
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
             if line.startswith("model name"):
