@@ -1,4 +1,4 @@
-"""Deformable conv speed: ours (grid_sample + one matmul) vs torchvision's deform_conv2d and nn.Conv2d -> results/bench/deform_conv.json.
+"""Deformable conv speed: ours (embedding_bag gather + one matmul) vs torchvision's deform_conv2d and nn.Conv2d -> results/bench/deform_conv.json.
 
     python benchmarks/deform_conv.py                       # 2 threads, batch 64, 48 px: layer shapes + dcn_cbam training steps
     python benchmarks/deform_conv.py --model-steps 0       # layer shapes only
