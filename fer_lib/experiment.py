@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from .data import FaceDataset, create_dataset, loso_folds, stratified_subset, subject_kfold, validation_split
-from .engine import FitResult, TrainConfig, derive_seed, fit, seed_everything
+from .engine import FitResult, TrainConfig, derive_seed, fit, resolve_amp, seed_everything
+from .engine.fit import torch_settings
 from .metrics import classification_metrics, fold_summary
 from .models import create_model
 from .profiles import resolve_recipe
@@ -113,7 +114,10 @@ def train_config(recipe: dict[str, Any], seed: int, device: str) -> TrainConfig:
     unknown = set(recipe) - fields - set(DATA_KEYS)
     if unknown:
         raise ValueError(f"recipe keys {sorted(unknown)} are neither TrainConfig fields nor data settings {DATA_KEYS}")
-    return TrainConfig(**{k: v for k, v in recipe.items() if k in fields}, seed=seed, device=device)
+    cfg = TrainConfig(**{k: v for k, v in recipe.items() if k in fields}, seed=seed, device=device)
+    # config.json records the precision the run trains with, not "auto": measured as fit will, at the run's threads
+    with torch_settings(cfg, cfg.resolved_device()):
+        return dataclasses.replace(cfg, amp=resolve_amp(cfg.amp, cfg.resolved_device()))
 
 
 def run_experiment(

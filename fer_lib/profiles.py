@@ -18,7 +18,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "epochs": 2, "batch_size": 32, "lr": 0.02, "warmup_epochs": 0.0, "img_size": 48,
         "train_limit": 320, "eval_limit": 160, "k_folds": 10, "max_folds": 2, "val_fraction": 0.1,
     },
-    # Fits about an hour per model here (2 cores, bf16 + channels_last); FER2013 in full, cosine schedule. The stem
+    # Fits about an hour per model here (2 cores, channels_last, bf16 where faster); FER2013 in full, cosine schedule. The stem
     # reduces 48 px by 4 (stage 1 at 12×12, as torchvision's ResNet at 48 px): about 4× fewer FLOPs than the paper profile.
     "cpu": {
         "epochs": 12, "batch_size": 64, "lr": 0.05, "warmup_epochs": 1.0, "img_size": 48,

@@ -26,6 +26,7 @@ from fer_lib.engine import (
     load_checkpoint,
     lr_factor,
     model_input,
+    resolve_amp,
     seed_everything,
 )
 from fer_lib.engine.distributed import epoch_indices
@@ -44,7 +45,8 @@ def tiny_model(seed: int = 0, num_classes: int = 7) -> nn.Module:
 
 
 def quick_config(**overrides) -> TrainConfig:
-    base = dict(epochs=3, batch_size=32, eval_batch_size=50, lr=0.05, num_threads=1, progress=False, deterministic=True, device="cpu")
+    # amp="bf16", not the default "auto": the tests exercise bf16 autocast whatever this machine would pick
+    base = dict(epochs=3, batch_size=32, eval_batch_size=50, lr=0.05, amp="bf16", num_threads=1, progress=False, deterministic=True, device="cpu")
     return TrainConfig(**{**base, **overrides})
 
 
@@ -147,6 +149,13 @@ def test_refuses_to_resume_another_runs_checkpoint(fer, reference_run) -> None:
     # settings that change no number (threads, progress) may differ: the finished run is returned without training
     finished = fit(tiny_model(), fer["train"], fer["val"], fer["test"], quick_config(num_threads=2, progress=False), run_dir)
     assert history_without_timing(finished) == history_without_timing(reference)
+
+
+def test_auto_precision_is_resolved_and_recorded(fer, tmp_path) -> None:
+    """``amp="auto"`` trains with what resolve_amp measures (at fit's thread count) and records that, not "auto"."""
+    result = fit(tiny_model(), fer["train"], None, fer["test"], quick_config(epochs=1, amp="auto"), tmp_path)
+    assert result.config["amp"] == resolve_amp("auto", torch.device("cpu")) in ("bf16", "none")
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["config"]["amp"] == result.config["amp"]
 
 
 def test_protocols_select_on_the_right_split(fer, reference_run) -> None:

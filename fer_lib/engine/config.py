@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 import torch
 
+from .precision import Amp
+
 Optimizer = Literal["sgd", "adamw"]
 Schedule = Literal["cosine", "step"]
-Amp = Literal["bf16", "fp16", "none"]
 SelectMetric = Literal["accuracy", "macro_f1"]
 
 # Settings that change speed or display but not a single number of the result: a run may be resumed with other values.
@@ -41,7 +42,7 @@ class TrainConfig:
     gamma: float = 0.1  # "step" schedule: LR factor at each decay
     warmup_epochs: float = 1.0  # linear warm-up avoids early divergence at the peak LR with BN from scratch
     label_smoothing: float = 0.1  # FER labels are noisy (FER2013 annotators disagree): smoothing reduces over-confidence
-    amp: Amp = "bf16"  # bf16 autocast: ~1.6× faster on AVX-512-bf16 CPUs and tensor-core GPUs, no loss scaling needed
+    amp: Amp = "auto"  # the faster precision on the device: bf16 autocast only where it beats fp32 (engine.precision)
     channels_last: bool = True  # NHWC convolutions are the fast path for oneDNN (CPU) and cuDNN tensor cores
     seed: int = 0  # seeds the global RNG, the epoch permutations and the augmentation generator
     deterministic: bool = False  # deterministic kernels (bit-identical reruns) at some speed cost; tests turn it on
@@ -60,7 +61,7 @@ class TrainConfig:
             "lr > 0": self.lr > 0,
             "optimizer in ('sgd', 'adamw')": self.optimizer in ("sgd", "adamw"),
             "schedule in ('cosine', 'step')": self.schedule in ("cosine", "step"),
-            "amp in ('bf16', 'fp16', 'none')": self.amp in ("bf16", "fp16", "none"),
+            "amp in ('auto', 'bf16', 'fp16', 'none')": self.amp in ("auto", "bf16", "fp16", "none"),
             "select_metric in ('accuracy', 'macro_f1')": self.select_metric in ("accuracy", "macro_f1"),
             "0 <= label_smoothing < 1": 0 <= self.label_smoothing < 1,
             "warmup_epochs >= 0 and step_size >= 1": self.warmup_epochs >= 0 and self.step_size >= 1,

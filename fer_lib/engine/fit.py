@@ -24,6 +24,7 @@ import os
 import random
 import time
 from contextlib import contextmanager
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -43,6 +44,7 @@ from .checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, capture_rng, check_comp
 from .config import TrainConfig
 from .distributed import DistContext, epoch_indices, init_distributed, sync_buffers, wrap_model
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
+from .precision import resolve_amp
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +208,13 @@ def fit(
     """
     device = cfg.resolved_device()
     if cfg.amp == "fp16" and device.type != "cuda":
-        raise ValueError("amp='fp16' (autocast + GradScaler) needs CUDA; use amp='bf16' (CPU and GPU) or 'none'")
+        raise ValueError("amp='fp16' (autocast + GradScaler) needs CUDA; use amp='bf16' (CPU and GPU), 'auto' or 'none'")
     for split in (val, test):
         if split is not None and split.class_names != train.class_names:
             raise ValueError(f"{split.split} classes {split.class_names} differ from train classes {train.class_names}")
     with torch_settings(cfg, device):
+        # "auto" becomes the precision measured fastest at this thread count; the checkpoint and result record it
+        cfg = dataclasses.replace(cfg, amp=resolve_amp(cfg.amp, device))
         return _fit(model, train, val, test, cfg, device, Path(run_dir) if run_dir is not None else None, resume)
 
 

@@ -23,6 +23,7 @@ from ..metrics import classification_metrics
 from .batches import TensorSplit, batch_slices, model_input
 from .config import TrainConfig
 from .distributed import DistContext, all_reduce_sum, chunk_bounds, gather_rows
+from .precision import resolve_amp
 
 
 @dataclass
@@ -67,7 +68,9 @@ class TrainStats:
 
 
 def autocast(device: torch.device, amp: str) -> AbstractContextManager:
-    """Mixed-precision context: bf16 autocast (CPU or GPU), fp16 autocast (CUDA, with a GradScaler), or nothing."""
+    """Mixed-precision context: bf16 autocast (CPU or GPU), fp16 autocast (CUDA, with a GradScaler), or nothing;
+    ``"auto"`` is what :func:`~fer_lib.engine.precision.resolve_amp` picks for ``device``."""
+    amp = resolve_amp(amp, device)
     if amp == "none":
         return nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
