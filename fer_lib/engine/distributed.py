@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -128,6 +129,15 @@ def gather_stack(value: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     parts = [torch.empty_like(local) for _ in range(ctx.world_size)]
     dist.all_gather(parts, local)
     return torch.stack(parts).to(value.device)
+
+
+def from_rank0(value: Any, ctx: DistContext) -> Any:
+    """Rank 0's ``value`` (any picklable object), on every rank: for choices each rank would otherwise make alone."""
+    if not ctx.enabled:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0, device=_comm_device(ctx))
+    return box[0]
 
 
 def sync_buffers(model: nn.Module, ctx: DistContext) -> None:

@@ -42,7 +42,7 @@ from ..preprocess.normalize import Normalize
 from .batches import TensorSplit, data_fingerprint, train_stats
 from .checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, capture_rng, check_compatible, derive_seed, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
-from .distributed import DistContext, epoch_indices, init_distributed, sync_buffers, wrap_model
+from .distributed import DistContext, epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
 from .precision import resolve_amp
 
@@ -213,8 +213,6 @@ def fit(
         if split is not None and split.class_names != train.class_names:
             raise ValueError(f"{split.split} classes {split.class_names} differ from train classes {train.class_names}")
     with torch_settings(cfg, device):
-        # "auto" becomes the precision measured fastest at this thread count; the checkpoint and result record it
-        cfg = dataclasses.replace(cfg, amp=resolve_amp(cfg.amp, device))
         return _fit(model, train, val, test, cfg, device, Path(run_dir) if run_dir is not None else None, resume)
 
 
@@ -230,6 +228,9 @@ def _fit(
 ) -> FitResult:
     ctx = init_distributed(device)
     device = ctx.device
+    # "auto" becomes the precision measured fastest at fit's thread count, rank 0's choice on every rank; the
+    # checkpoint and the result record it
+    cfg = dataclasses.replace(cfg, amp=from_rank0(resolve_amp(cfg.amp, device), ctx))
     torch.manual_seed(derive_seed(cfg.seed, GLOBAL_STREAM, ctx.rank))  # dropout and any other use of the global generator
     augment_generator = torch.Generator(device).manual_seed(derive_seed(cfg.seed, AUGMENT_STREAM, ctx.rank))
     augment = BatchAugment(**cfg.augment, generator=augment_generator) if cfg.augment is not None else None
