@@ -21,7 +21,7 @@ def test_auto_on_cpu_follows_the_measured_speedup(monkeypatch: pytest.MonkeyPatc
     assert resolve_amp("auto", torch.device("cpu")) == expected
 
 
-def test_probe_measures_once_per_thread_count() -> None:
+def test_probe_is_measured_once_and_kept() -> None:
     first = cpu_bf16_speedup()
     assert math.isfinite(first) and first > 0
     assert cpu_bf16_speedup() == first  # cached: every layer of a run sees the same choice

@@ -18,13 +18,13 @@ maps) show the model whose test numbers are reported.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import random
 import time
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
