@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from fer_lib.engine import cpu_bf16_speedup, precision, resolve_amp
+from fer_lib.experiment import train_config
+from fer_lib.profiles import resolve_recipe
 
 
 @pytest.mark.parametrize("amp", ["bf16", "none"])
@@ -25,3 +27,10 @@ def test_probe_is_measured_once_and_kept() -> None:
     first = cpu_bf16_speedup()
     assert math.isfinite(first) and first > 0
     assert cpu_bf16_speedup() == first  # cached: every layer of a run sees the same choice
+
+
+def test_run_config_records_the_resolved_precision() -> None:
+    """The cpu profile leaves amp at "auto"; the run's config.json must say what it trains with."""
+    recipe = resolve_recipe("cpu", "resnet18_fer", "fer2013", {})
+    assert "amp" not in recipe
+    assert train_config(recipe, seed=0, device="cpu").amp == resolve_amp("auto", torch.device("cpu"))
