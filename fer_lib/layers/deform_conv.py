@@ -52,11 +52,17 @@ def _base_grid(
     return torch.stack(torch.broadcast_tensors(x, y), dim=-1).reshape(kernel[0] * kernel[1], out_hw[0] * out_hw[1], 2)
 
 
-def _offset_xy(offset: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """ΔA_n as (Δx, Δy), each ``(N, G, k·k, H_out·W_out)``. Channels follow torchvision: for offset group g and kernel
-    point j, channel ``2(g·k·k + j)`` is Δy and the next one Δx."""
-    delta = offset.reshape(offset.shape[0], -1, k, 2, offset.shape[2] * offset.shape[3])
-    return delta[:, :, :, 1], delta[:, :, :, 0]
+def _sample_positions(
+    offset: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int]
+) -> torch.Tensor:
+    """A_0 + A_n + ΔA_n of eq. 1 as pixel positions (x, y): ``(N, G, k·k, H_out·W_out, 2)``, in ``offset``'s dtype.
+
+    Offset channels follow torchvision: for offset group g and kernel point j, channel ``2(g·k·k + j)`` is Δy and the
+    next one Δx.
+    """
+    n, _, h_out, w_out = offset.shape
+    delta = offset.reshape(n, -1, kernel[0] * kernel[1], 2, h_out * w_out).flip(3).transpose(3, 4)  # (Δy, Δx) -> (Δx, Δy) last
+    return delta + _base_grid((h_out, w_out), kernel, stride, padding, dilation, offset)
 
 
 def deform_conv2d(
@@ -89,11 +95,8 @@ def deform_conv2d(
     c_per_offset_group = c // offset_groups
     sample_dtype = torch.promote_types(input.dtype, torch.float32)
 
-    # Sample positions A_0 + A_n + ΔA_n in pixels, ordered (N, H_out·W_out, G, k·k) like the column matrix's rows.
-    offset = offset.to(sample_dtype)
-    base = _base_grid((h_out, w_out), (kh, kw), stride, padding, dilation, offset)  # (k·k, L, 2)
-    dx, dy = _offset_xy(offset, k)  # (N, G, k·k, L)
-    px, py = (dx + base[..., 0]).permute(0, 3, 1, 2), (dy + base[..., 1]).permute(0, 3, 1, 2)
+    # Sample positions in pixels, ordered (N, H_out·W_out, G, k·k) like the column matrix's rows.
+    px, py = _sample_positions(offset.to(sample_dtype), (kh, kw), stride, padding, dilation).permute(0, 3, 1, 2, 4).unbind(-1)
     x0, y0 = px.floor(), py.floor()
     fx, fy = px - x0, py - y0  # floor has zero gradient: d(fx)/d(px) = 1, as bilinear interpolation needs
 
@@ -194,10 +197,8 @@ class DeformConv2d(nn.Module):
     def sampling_positions(self, x: torch.Tensor) -> torch.Tensor:
         """Where eq. 1 reads ``x``: ``(N, G·k·k, H_out, W_out, 2)`` pixel coordinates (x, y) of ``x`` (fp32)."""
         offset, _ = self.offsets(x)
-        offset = offset.float()
-        base = _base_grid(offset.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation, offset)
-        positions = torch.stack(_offset_xy(offset, self.kernel_size[0] * self.kernel_size[1]), dim=-1) + base
-        return positions.view(x.shape[0], -1, *offset.shape[-2:], 2)
+        positions = _sample_positions(offset.float(), self.kernel_size, self.stride, self.padding, self.dilation)
+        return positions.reshape(x.shape[0], -1, *offset.shape[-2:], 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         offset, mask = self.offsets(x)
