@@ -1,18 +1,24 @@
 """One experiment = one model trained and evaluated on one dataset under one profile, written as a run folder.
 
-``run_experiment`` is what the model notebooks call: it resolves the recipe (:mod:`fer_lib.profiles`), builds the
-splits (FER2013: official Training / PublicTest for honest selection / PrivateTest; CK+: subject-independent k-fold
-with a validation part carved from each fold's training subjects; micro-expression databases: leave-one-subject-out,
-the MEGC2019 protocol, with metrics on the predictions of all folds pooled), trains with :func:`fer_lib.engine.fit` (resumable
-checkpoints under ``<run>/checkpoints/``), and writes the run folder (:mod:`fer_lib.runs`): both protocols, pooled
-predictions, history, confusion matrices and curves. Models train from scratch: no pretrained weights are used.
+``run_experiment`` is what the model notebooks call: it resolves the recipe (:mod:`fer_lib.profiles`), checks every
+name and setting and what the run folder holds before touching it, builds the splits (FER2013: official Training /
+PublicTest for honest selection / PrivateTest; CK+: subject-independent k-fold with a validation part carved from each
+fold's training subjects; micro-expression databases: leave-one-subject-out, the MEGC2019 protocol, with metrics on the
+predictions of all folds pooled), trains with :func:`fer_lib.engine.fit` (resumable checkpoints under
+``<run>/checkpoints/``), and writes both protocols, pooled predictions, history, confusion matrices and curves into the
+run's staging folder (:mod:`fer_lib.runs`). The notebook adds its figures through the returned
+:class:`ExperimentResult`, and its last cell calls :meth:`ExperimentResult.finish`: only then is the run complete.
+Models train from scratch: no pretrained weights are used.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import json
 import logging
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,15 +29,31 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
-from .data import FaceDataset, create_dataset, loso_folds, stratified_subset, subject_kfold, validation_split
+from .data import FaceDataset, create_dataset, list_datasets, loso_folds, stratified_subset, subject_kfold, validation_split
 from .engine import FitResult, TrainConfig, derive_seed, fit, resolve_amp, seed_everything
+from .engine.checkpoint import CheckpointMismatchError
 from .engine.fit import torch_settings
+from .errors import ConfigError
 from .metrics import classification_metrics, fold_summary
-from .models import create_model
+from .model_file import export_run_model
+from .models import create_model, list_models
 from .profiles import resolve_recipe
-from .runs import RunFolder, environment_info, run_name
+from .runs import (
+    CONFIG_FILE,
+    FAILURE_FILE,
+    METRICS_FILE,
+    RunFolder,
+    environment_info,
+    full_recipe,
+    inspect_run,
+    recipe_differences,
+    recipe_hash,
+    recorded_recipe,
+    run_name,
+)
 from .viz import plot_confusion_matrix, plot_history
 
 log = logging.getLogger(__name__)
@@ -41,6 +63,7 @@ LOSO_DATASETS = frozenset({"megc2019", "casme2", "samm", "smic"})
 FOLD_INIT_STREAM = 2  # random stream of the folds' weight initialisation (the engine uses streams 0 and 1)
 KEPT_MODELS = 10  # trained models kept in memory for figures: all of a k-fold run, the first ones of a 68-fold LOSO
 PROTOCOLS = ("honest", "test_selected")
+TEMP_PREFIX = "fer_run_pid"  # a notebook run without output_dir: <tmp>/fer_run_pid<pid>_*/<run name>/
 FP16_EXPORT_LIMIT = 25_000_000  # bytes: our own checkpoints are committed only when this small
 
 
@@ -54,14 +77,41 @@ class FoldData:
 
 @dataclass
 class ExperimentResult:
-    """The run folder, its ``metrics.json`` records, and per fold the fit, the test split and the trained (honest) model
-    (``models`` holds the first :data:`KEPT_MODELS` folds' models: 68 ResNet34s would not fit in memory)."""
+    """A trained run, not yet finished: its ``config.json`` data, ``metrics.json`` records, and per fold the fit, the
+    test split and the trained (honest) model (``models`` holds the first :data:`KEPT_MODELS` folds' models: 68
+    ResNet34s would not fit in memory).
+
+    Figures and extra files go into the run through :meth:`save_figure`, :meth:`write_json` and :meth:`write_csv`;
+    :meth:`finish` (a notebook's last step) then writes ``metrics.json`` and moves the run into ``run_dir``.
+    """
 
     run_dir: Path
+    config: dict[str, Any]
     records: list[dict[str, Any]]
     folds: list[FoldData]
     fits: list[FitResult]
     models: list[nn.Module]
+    folder: RunFolder
+    temporary: bool = False
+
+    def save_figure(self, name: str, figure: Figure) -> None:
+        """Save ``figure`` as ``figures/<name>.png`` of the run."""
+        self.folder.save_figure(name, figure)
+
+    def write_json(self, name: str, data: Any) -> None:
+        """Write ``data`` as the run's JSON file ``name``."""
+        self.folder.write_json(name, data)
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> None:
+        """Write ``frame`` as the run's CSV file ``name`` (without the index)."""
+        self.folder.write_csv(name, frame)
+
+    def finish(self) -> Path:
+        """Validate the records, write ``metrics.json`` and move the run into :attr:`run_dir` (replacing an older run
+        there only now); return :attr:`run_dir`. A temporary run drops its checkpoints, nothing resumes it."""
+        if self.temporary:
+            shutil.rmtree(self.folder.path / "checkpoints", ignore_errors=True)
+        return self.folder.finish(self.records)
 
     def test_examples(self, n: int = 8, seed: int = 0, fold: int = 0) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         """``n`` random test samples of ``fold``: normalised inputs ``(n, C, H, W)`` (clips ``(n, T, C, H, W)``) for the
@@ -128,34 +178,162 @@ def run_experiment(
     device: str = "auto",
     data_root: str | None = None,
     output_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
     **overrides: Any,
 ) -> ExperimentResult:
-    """Train ``model`` on ``dataset`` with the ``profile`` recipe (``overrides`` win) and write its run folder.
+    """Train ``model`` on ``dataset`` with the ``profile`` recipe (``overrides`` that are not ``None`` win) for the run
+    folder ``output_dir`` (default: a new temporary folder, removed when the interpreter exits).
 
-    ``output_dir`` is the run folder (default: a new temporary folder). Re-running resumes from the checkpoints.
+    Everything is checked before the folder is touched: names, recipe, data, the model's arguments and what the folder
+    holds (:class:`~fer_lib.errors.ConfigError` says what to change). The run is written into a staging folder
+    (:class:`~fer_lib.runs.RunFolder`); the caller adds figures through the result and calls
+    :meth:`ExperimentResult.finish`, which moves the run into ``output_dir``. A folder holding a complete run is
+    replaced only with ``force=True``, and then only by a finished run. An unfinished run of the same recipe resumes
+    from its per-epoch checkpoints.
     """
-    recipe = resolve_recipe(profile, model, dataset, overrides)
-    cfg = train_config(recipe, seed, device)
-    folder = RunFolder(*_split_path(output_dir, run_name(model, dataset, profile, seed))).start()
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    recipe, cfg = _checked_recipe(model, dataset, profile, seed, device, overrides)
+    env = environment_info(cfg.resolved_device())  # taken at the start: the code that trains is the code recorded
+    config = {
+        "model": model,
+        "dataset": dataset,
+        "profile": profile,
+        "seed": seed,
+        "overrides": overrides,
+        "recipe": recipe,
+        "recipe_hash": recipe_hash(full_recipe(recipe)),
+        "train_config": cfg.to_dict(),
+        "code_version": env["git_sha"],
+        "pretrained": False,
+    }
+    temporary = not output_dir
+    final = _temporary_folder() / run_name(model, dataset, profile, seed) if temporary else Path(output_dir)
+    folder = RunFolder(final, staged=not temporary)
+    discard_staging = _check_run_folder(folder, config, force)
     folds = build_folds(dataset, recipe, seed, data_root)
     in_chans, classes = folds[0].train.images.shape[-1], folds[0].train.class_names
-    config = {"model": model, "dataset": dataset, "profile": profile, "seed": seed, "recipe": recipe, "train_config": cfg.to_dict(), "pretrained": False}
-    env = environment_info(cfg.resolved_device())  # taken at the start: the code that trains is the code recorded
-    folder.write_json("config.json", config)
-    folder.write_json("env.json", env)
+    _check_model_arguments(model, len(classes), in_chans, recipe)
 
+    if discard_staging:
+        shutil.rmtree(folder.path)
+    folder.write_json(CONFIG_FILE, config)
+    folder.write_json("env.json", env)
     fits, models = [], []
     with _epoch_logs(len(folds) <= KEPT_MODELS):
         for index, fold in enumerate(folds):
             seed_everything(derive_seed(seed, FOLD_INIT_STREAM, index))  # each fold's initial weights are reproducible
             net = create_model(model, len(classes), in_chans, recipe["img_size"], **recipe["model_kwargs"])
             log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
-            fits.append(fit(net, fold.train, fold.val, fold.test, cfg, folder.path / "checkpoints" / fold.name))
+            fits.append(_fit_fold(net, fold, cfg, folder.path / "checkpoints" / fold.name))
             if index < KEPT_MODELS:
                 models.append(net)
-    result = ExperimentResult(folder.path, _records(model, dataset, profile, seed, folds, fits, env["git_sha"]), folds, fits, models)
+    records = _records(model, dataset, profile, seed, folds, fits, env["git_sha"])
+    result = ExperimentResult(final, config, records, folds, fits, models, folder, temporary)
     _write_outputs(folder, result)
     return result
+
+
+def _temporary_folder() -> Path:
+    """A new folder ``fer_run_pid<pid>_*`` in the system's temporary folder, removed when this interpreter exits.
+
+    A killed interpreter runs no exit handler (nbval kills its kernels), so the folders of processes that no longer
+    exist are removed first (POSIX; elsewhere only the exit handler cleans up).
+    """
+    if os.name == "posix":
+        for old in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*_*"):
+            pid = old.name[len(TEMP_PREFIX) :].split("_")[0]
+            if pid.isdigit() and not _process_exists(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def _checked_recipe(model: str, dataset: str, profile: str, seed: int, device: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], TrainConfig]:
+    """The resolved recipe and its :class:`TrainConfig`, or a :class:`ConfigError` naming the unknown name or bad setting."""
+    if model not in list_models():
+        raise ConfigError(f"Unknown model {model!r}; choose one of {list_models()}")
+    if dataset not in list_datasets():
+        raise ConfigError(f"Unknown dataset {dataset!r}; choose one of {list_datasets()}")
+    try:
+        recipe = resolve_recipe(profile, model, dataset, overrides)
+        return recipe, train_config(recipe, seed, device)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"Invalid recipe for {model} on {dataset} ({profile} profile, overrides {overrides}): {error}") from None
+
+
+def _check_model_arguments(model: str, num_classes: int, in_chans: int, recipe: dict[str, Any]) -> None:
+    try:
+        create_model(model, num_classes, in_chans, recipe["img_size"], **recipe["model_kwargs"])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{model} cannot be built with img_size={recipe['img_size']} and model_kwargs={recipe['model_kwargs']}: {error}") from None
+
+
+def _check_run_folder(folder: RunFolder, config: dict[str, Any], force: bool) -> bool:
+    """Refuse, before anything is written, a run that would replace a complete run without ``force``, a target that
+    is not a run folder, or an unfinished staged run of another recipe (``force`` discards it: return True)."""
+    final, retry = folder.final, "pass force=True (notebook: -p force True; study: --force)"
+    if final.exists() and not final.is_dir():
+        raise ConfigError(f"output_dir {final} is a file, not a run folder: give a new or empty folder")
+    if final.is_dir() and not _is_run_folder(final):
+        raise ConfigError(f"output_dir {final} is not a run folder (it holds {sorted(p.name for p in final.iterdir())[:5]}): give a new or empty folder")
+    state = inspect_run(final) if final.is_dir() else None
+    if state is not None and state.status == "complete" and not force:
+        differences = _request_differences(state.config or {}, config)
+        held = f"a finished run with another recipe ({differences})" if differences else "a finished run of this recipe"
+        raise ConfigError(f"{final} holds {held}, kept as it is. To train again and replace it once the new run finishes, {retry}; or give another output_dir")
+    if folder.path == final or not folder.path.exists():
+        return False
+    staged = _read_config(folder.path)
+    differences = _request_differences(staged, config) if staged is not None else f"no readable {CONFIG_FILE}"
+    if not differences:
+        return False
+    if force:
+        return True
+    raise ConfigError(f"{folder.path} holds an unfinished run of another recipe ({differences}), which cannot resume this one: {retry} to discard it and start over")
+
+
+def _is_run_folder(path: Path) -> bool:
+    """Empty, or holding what a run or a study step writes (so a typo such as output_dir="results" never replaces a tree)."""
+    names = {p.name for p in path.iterdir()}
+    return not names or bool(names & {CONFIG_FILE, METRICS_FILE, FAILURE_FILE}) or all(n.endswith(".ipynb") for n in names)
+
+
+def _read_config(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _request_differences(recorded: dict[str, Any], config: dict[str, Any]) -> str:
+    """What differs between a recorded run's config and the requested one: its name parts, then recipe settings."""
+    names = [f"{k} {recorded.get(k)!r} -> {config[k]!r}" for k in ("model", "dataset", "profile", "seed") if recorded.get(k) != config[k]]
+    recipe = recipe_differences(recorded_recipe(recorded), full_recipe(config["recipe"]))
+    return ", ".join(names + ([recipe] if recipe else []))
+
+
+def _fit_fold(net: nn.Module, fold: FoldData, cfg: TrainConfig, checkpoints: Path) -> FitResult:
+    """:func:`fit` with checkpoints under ``checkpoints``; checkpoints of another run are a :class:`ConfigError`."""
+    try:
+        return fit(net, fold.train, fold.val, fold.test, cfg, checkpoints)
+    except CheckpointMismatchError as error:
+        found = "; ".join(line.strip() for line in str(error).splitlines() if line.startswith("  "))
+        staging = checkpoints.parent.parent
+        raise ConfigError(
+            f"{checkpoints} holds a checkpoint of another run ({found}), so this run cannot resume it: remove the unfinished run "
+            f"(rm -r '{staging}') to train from scratch, or give another output_dir"
+        ) from None
 
 
 @contextmanager
@@ -169,11 +347,6 @@ def _epoch_logs(enabled: bool) -> Iterator[None]:
         yield
     finally:
         engine_log.setLevel(level)
-
-
-def _split_path(output_dir: str | os.PathLike[str] | None, name: str) -> tuple[Path, str]:
-    path = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="fer_run_")) / name
-    return path.parent, path.name
 
 
 def _records(model: str, dataset: str, profile: str, seed: int, folds: list[FoldData], fits: list[FitResult], git_sha: str) -> list[dict[str, Any]]:
@@ -268,17 +441,16 @@ def _write_outputs(folder: RunFolder, result: ExperimentResult) -> None:
     figure = plot_history(result.fits[0].history, marks, f"{result.records[0]['model']} on {result.records[0]['dataset']} (fold {result.folds[0].name})")
     folder.save_figure("history", figure)
     plt.close(figure)
-    _export_fp16(folder, result)
-    folder.finish(result.records)
+    _export_model(folder, result)
 
 
-def _export_fp16(folder: RunFolder, result: ExperimentResult) -> None:
-    """Save the honest model's weights in fp16 when the file stays small enough to commit (single-split runs only)."""
+def _export_model(folder: RunFolder, result: ExperimentResult) -> None:
+    """Write the honest model as a model file (fp16 weights + metadata) and its model card, single-split runs only;
+    a model too large to commit gets only a card that says so (:func:`fer_lib.model_file.export_run_model`)."""
     if len(result.models) != 1:
         return
-    state = {k: v.half() if v.is_floating_point() else v for k, v in result.models[0].state_dict().items()}
-    size = sum(v.numel() * v.element_size() for v in state.values())
-    if size > FP16_EXPORT_LIMIT:
-        log.info("fp16 weights are %.1f MB (> %.0f MB): not exported", size / 1e6, FP16_EXPORT_LIMIT / 1e6)
-        return
-    torch.save(state, folder.path / "model_fp16.pt")
+    fit_result, fold = result.fits[0], result.folds[0]
+    mean, std = fit_result.normalize_mean, fit_result.normalize_std
+    path = export_run_model(folder.path, result.models[0], fold.train, fold.test, mean, std, result.records, result.config, FP16_EXPORT_LIMIT)
+    if path is None:
+        log.info("fp16 weights over %.0f MB: no model file, MODEL_CARD.md says so", FP16_EXPORT_LIMIT / 1e6)

@@ -1,34 +1,180 @@
-"""Run folders (DESIGN.md §4): ``results/runs/<model>__<dataset>__<profile>__s<seed>/``.
+"""Run folders: ``results/runs/<model>__<dataset>__<profile>__s<seed>/``, how they are written and when to trust one.
 
 One training run yields both protocols (``honest``: selected on validation; ``test_selected``: best test epoch,
-labelled), so one folder holds ``config.json``, ``env.json``, ``history.csv``, ``predictions.csv`` (one row per
-test sample and protocol), figures, the executed notebook, and ``metrics.json``: a list with one record per
-protocol. ``metrics.json`` is written last and removed first when a run starts, so a folder without it is an
-unfinished or failed run, which the report never reads. Every file is written to a temporary name and renamed.
+labelled), so one folder holds ``config.json`` (what was asked and resolved: the recipe, its :func:`recipe_hash`, the
+code version), ``env.json``, ``history.csv``, ``predictions.csv`` (one row per test sample and protocol), figures, the
+executed notebook, and ``metrics.json``: a list with one record per protocol.
+
+Writing (:class:`RunFolder`): a run is written into a staging folder ``<parent>/.partial/<name>/``; ``finish``
+validates the records, writes ``metrics.json`` last and moves the staging folder over the final one. An older run in
+the final folder stays intact, byte for byte, until its replacement is complete; a run that fails never touches it.
+Every file is written to a temporary name and renamed.
+
+Trust (:func:`inspect_run`): a folder is ``complete`` when its ``metrics.json`` parses and its recipe is the one the
+current code resolves for the same (profile, model, dataset, seed, explicit overrides); ``stale`` when the recipe
+differs; ``failed`` when a study step recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
+otherwise (unfinished, interrupted, or a half-written ``metrics.json``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Literal
 
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from .engine.config import NON_SEMANTIC_FIELDS, TrainConfig
+from .profiles import resolve_recipe
+
+CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+# Written by the study when a step raises: {"error": "<ExceptionType: message>", "notebook": "<the partial executed
+# notebook, relative to the run folder>", "step": "<the step's label>"}. A later successful run removes it.
+FAILURE_FILE = "failure.json"
+STAGING_DIR = ".partial"  # <parent>/.partial/<name>/: a run being written
+REPLACED_DIR = ".replaced"  # <parent>/.replaced/<name>/: the older run, for the instant between the two renames
 REQUIRED_KEYS = (
     "model", "dataset", "protocol", "profile", "seed", "split", "n", "accuracy", "macro_f1", "uar",
     "epochs", "train_wall_s", "train_images_per_s", "params", "device", "git_sha",
 )  # fmt: skip
+# The seed names the run; amp "auto" resolves per machine (bf16 or fp32): a machine fact, recorded, not a recipe setting.
+MACHINE_FIELDS = frozenset({"seed", "amp"})
+
+RunStatus = Literal["complete", "stale", "failed", "incomplete"]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What :func:`inspect_run` found in a run folder.
+
+    ``detail``: for ``failed`` the error line, for ``stale`` why (e.g. ``"recipe differs: epochs 12 -> 30"``), for
+    ``incomplete`` what is missing, for ``complete`` ``""``. ``records`` (``metrics.json``) only for complete and stale runs.
+    """
+
+    path: Path
+    name: str
+    status: RunStatus
+    detail: str
+    config: dict | None
+    records: list[dict] | None
 
 
 def run_name(model: str, dataset: str, profile: str, seed: int) -> str:
     return f"{model}__{dataset}__{profile}__s{seed}"
+
+
+def recipe_hash(recipe: dict) -> str:
+    """The first 16 hex digits of the SHA-256 of ``recipe`` as canonical JSON (sorted keys, tuples as lists)."""
+    canonical = json.dumps(recipe, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def full_recipe(recipe: dict[str, Any], train_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every setting a run's numbers depend on: ``recipe`` over the :class:`TrainConfig` settings it leaves out.
+
+    Those come from ``train_config`` (a run's recorded ``TrainConfig.to_dict()``) when given, else from the current
+    defaults, so a changed default makes a recorded run stale. Speed and display settings are left out
+    (:data:`~fer_lib.engine.config.NON_SEMANTIC_FIELDS`), and so are the seed and the resolved precision
+    (:data:`MACHINE_FIELDS`): ``amp`` counts only as the recipe asks for it ("auto" unless set).
+    """
+    defaults = TrainConfig().to_dict()
+    recorded = {k: v for k, v in (train_config or {}).items() if k in defaults and k != "amp"}
+    merged = defaults | recorded | recipe
+    skipped = NON_SEMANTIC_FIELDS | (MACHINE_FIELDS - {"amp"})
+    return json.loads(json.dumps({k: v for k, v in sorted(merged.items()) if k not in skipped}, default=str))
+
+
+def current_recipe(profile: str, model: str, dataset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The :func:`full_recipe` the current code resolves for a run (raises ``ValueError`` for an unknown profile)."""
+    return full_recipe(resolve_recipe(profile, model, dataset, overrides))
+
+
+def recorded_recipe(config: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`full_recipe` a run's ``config.json`` records (runs written before ``recipe_hash`` included)."""
+    return full_recipe(config.get("recipe", {}), config.get("train_config"))
+
+
+def recipe_differences(recorded: dict[str, Any], current: dict[str, Any]) -> str:
+    """``"epochs 12 -> 30, lr 0.05 -> 0.02"``: the settings that differ, recorded value first; ``""`` when none do."""
+    keys = sorted(set(recorded) | set(current))
+    return ", ".join(f"{k} {_show(recorded.get(k))} -> {_show(current.get(k))}" for k in keys if recorded.get(k) != current.get(k))
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def inspect_run(path: str | os.PathLike[str]) -> RunState:
+    """The status of the run folder ``path`` (see the module docstring); never raises for what the folder holds."""
+    path = Path(path)
+
+    def state(status: RunStatus, detail: str, config: dict | None = None, records: list[dict] | None = None) -> RunState:
+        return RunState(path, path.name, status, detail, config, records)
+
+    config, config_problem = _read_json(path / CONFIG_FILE)
+    config = config if isinstance(config, dict) else None
+    metrics_path, failure_path = path / METRICS_FILE, path / FAILURE_FILE
+    if failure_path.exists() and not (metrics_path.exists() and metrics_path.stat().st_mtime_ns > failure_path.stat().st_mtime_ns):
+        failure, problem = _read_json(failure_path)
+        error = failure.get("error") if isinstance(failure, dict) else None
+        return state("failed", str(error) if error else f"{FAILURE_FILE} does not say which error ({problem or 'no error field'})", config)
+    if not metrics_path.exists():
+        if config is None:
+            return state("incomplete", f"no {METRICS_FILE} and no {CONFIG_FILE}: the run never started here")
+        return state("incomplete", f"no {METRICS_FILE}: the run did not finish", config)
+    records, problem = _read_json(metrics_path)
+    if problem:
+        return state("incomplete", f"{METRICS_FILE} does not parse (half-written?): {problem}", config)
+    problem = _records_problem(records)
+    if problem:
+        return state("incomplete", f"{METRICS_FILE} {problem}", config)
+    if config is None:
+        return state("incomplete", f"{CONFIG_FILE} {config_problem or 'is not a JSON object'}: the recipe cannot be checked", None, None)
+    try:
+        current = current_recipe(config["profile"], config["model"], config["dataset"], config.get("overrides"))
+    except (KeyError, ValueError) as error:
+        return state("stale", f"the current code resolves no recipe for it ({type(error).__name__}: {error})", config, records)
+    recorded = recorded_recipe(config)
+    if config.get("recipe_hash", recipe_hash(recorded)) != recipe_hash(current):
+        return state("stale", f"recipe differs: {recipe_differences(recorded, current) or 'recipe_hash ' + config['recipe_hash']}", config, records)
+    return state("complete", "", config, records)
+
+
+def scan_runs(results: str | os.PathLike[str]) -> list[RunState]:
+    """:func:`inspect_run` of every folder under ``<results>/runs/``, sorted by name (staging folders are not runs)."""
+    runs = Path(results) / "runs"
+    if not runs.is_dir():
+        return []
+    return [inspect_run(p) for p in sorted(runs.iterdir(), key=lambda p: p.name) if p.is_dir() and not p.name.startswith(".")]
+
+
+def _read_json(path: Path) -> tuple[Any, str]:
+    """``(data, "")``, or ``(None, why)`` when the file is missing or does not parse."""
+    try:
+        return json.loads(path.read_text()), ""
+    except FileNotFoundError:
+        return None, "is missing"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _records_problem(records: Any) -> str:
+    if not isinstance(records, list) or not records or not all(isinstance(r, dict) for r in records):
+        return "is not a non-empty list of records"
+    for record in records:
+        missing = [k for k in REQUIRED_KEYS if k not in record]
+        if missing:
+            return f"record of protocol {record.get('protocol')!r} lacks {missing}"
+    return ""
 
 
 def git_sha(cwd: Path | None = None) -> str:
@@ -78,44 +224,91 @@ def environment_info(device: torch.device | str) -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, write) -> None:
+def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: never a half-written file there."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """``data`` as indented JSON with a final newline, atomically; the same data always gives the same bytes."""
+    write_atomic(path, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+
+
+def save_figure(path: str | os.PathLike[str], figure: Figure) -> None:
+    """``figure`` as a PNG at 120 dpi, atomically, without the Software tag: the same figure always gives the same bytes."""
+    write_atomic(path, lambda p: figure.savefig(p, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None}))
+
+
+def write_failure(folder: str | os.PathLike[str], error: str, notebook: str, step: str) -> Path:
+    """Record a failed step in ``folder``/:data:`FAILURE_FILE` (see its comment); return the file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / FAILURE_FILE, {"error": error, "notebook": notebook, "step": step})
+    return folder / FAILURE_FILE
 
 
 class RunFolder:
-    """Writes one run's files; :meth:`start` invalidates an older result, :meth:`finish` commits ``metrics.json``."""
+    """Writes one run's files into :attr:`path` and, at :meth:`finish`, moves them to :attr:`final`.
 
-    def __init__(self, root: str | os.PathLike[str], name: str) -> None:
-        self.path = Path(root) / name
+    ``path`` is the staging folder ``<final's parent>/.partial/<name>/`` (same name, so files that name their run read
+    right) unless ``staged=False``, for a folder of its own (a new temporary one): then ``path`` is ``final``.
+    """
 
-    def start(self) -> "RunFolder":
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / METRICS_FILE).unlink(missing_ok=True)
-        return self
+    def __init__(self, final: str | os.PathLike[str], staged: bool = True) -> None:
+        self.final = Path(final)
+        self.path = staging_path(self.final) if staged else self.final
+        self.finished = False
 
     def write_json(self, name: str, data: Any) -> None:
-        _write_atomic(self.path / name, lambda p: p.write_text(json.dumps(data, indent=2, default=str) + "\n"))
+        write_json(self._target(name), data)
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
-        _write_atomic(self.path / name, lambda p: frame.to_csv(p, index=False))
+        write_atomic(self._target(name), lambda p: frame.to_csv(p, index=False))
 
     def save_figure(self, name: str, figure: Figure) -> None:
-        (self.path / "figures").mkdir(exist_ok=True)
-        _write_atomic(self.path / "figures" / f"{name}.png", lambda p: figure.savefig(p, format="png", dpi=120, bbox_inches="tight"))
+        """``figures/<name>.png``."""
+        (self.path / "figures").mkdir(parents=True, exist_ok=True)
+        save_figure(self._target(f"figures/{name}.png"), figure)
+
+    def _target(self, name: str) -> Path:
+        if self.finished:
+            raise RuntimeError(f"{self.final} is finished ({METRICS_FILE} written): write {name} before finish()")
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path / name
 
     def finish(self, records: list[dict[str, Any]]) -> Path:
-        """Validate and write ``metrics.json`` (one record per protocol): the run is complete from here on."""
-        for record in records:
-            missing = [k for k in REQUIRED_KEYS if k not in record]
-            if missing:
-                raise ValueError(f"metrics record for protocol {record.get('protocol')!r} lacks {missing}")
+        """Validate the records, write ``metrics.json`` last and move the run into :attr:`final`; return it."""
+        problem = _records_problem(records)
+        if problem:
+            raise ValueError(f"metrics for {self.final.name}: {problem}")
         self.write_json(METRICS_FILE, records)
-        return self.path
+        if self.path != self.final:
+            replace_folder(self.path, self.final)
+        self.finished = True
+        return self.final
 
 
-def read_metrics(root: str | os.PathLike[str]) -> pd.DataFrame:
-    """All finished runs under ``root`` (folders with ``metrics.json``), one row per (run, protocol)."""
-    rows = [dict(record, run=path.parent.name) for path in sorted(Path(root).glob(f"*/{METRICS_FILE}")) for record in json.loads(path.read_text())]
-    return pd.DataFrame(rows)
+def staging_path(final: Path) -> Path:
+    return final.parent / STAGING_DIR / final.name
+
+
+def replace_folder(source: Path, target: Path) -> None:
+    """Move the folder ``source`` to ``target``, replacing what ``target`` held, with two renames on one file system
+    (POSIX has no atomic swap of two folders): a crash between them leaves the older folder under ``.replaced/``."""
+    old = target.parent / REPLACED_DIR / target.name
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        old.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(target, old)
+    os.replace(source, target)
+    shutil.rmtree(old, ignore_errors=True)
+    for empty in (old.parent, source.parent):
+        if empty.is_dir() and not any(empty.iterdir()):
+            empty.rmdir()
+

@@ -1,26 +1,59 @@
-"""run_experiment writes a complete run folder on real data; a failed run leaves no metrics.json for the report."""
+"""run_experiment on real data: a run folder is complete only at finish(), and nothing a re-run does before then, or a
+failed re-run, touches a finished run."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from fer_lib.claims import compare_to_claim, load_claims
 from fer_lib.data import create_dataset
+from fer_lib.errors import ConfigError
 from fer_lib.experiment import run_experiment
 from fer_lib.profiles import resolve_recipe
-from fer_lib.runs import REQUIRED_KEYS, RunFolder, read_metrics
+from fer_lib.runs import REQUIRED_KEYS, RunFolder, inspect_run, staging_path
 
 TINY = {"epochs": 1, "batch_size": 16, "train_limit": 64, "eval_limit": 32, "model_kwargs": {"widths": (8, 16, 32, 64)}, "progress": False}
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished_run(fer_data, tmp_path_factory) -> Path:
+    """A finished one-epoch FER2013 run (tests that change it work on a copy)."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    run_experiment("resnet18_fer", "fer2013", "smoke", seed=1, device="cpu", output_dir=run, **TINY).finish()
+    return run
+
+
+@pytest.fixture
+def finished_copy(finished_run, tmp_path) -> Path:
+    shutil.copytree(finished_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
 def test_fer2013_run_folder_is_complete(fer_data, tmp_path):
-    result = run_experiment("resnet18_fer", "fer2013", "smoke", seed=1, device="cpu", output_dir=tmp_path / "run", **TINY)
     run = tmp_path / "run"
-    for name in ("config.json", "env.json", "history.csv", "predictions.csv", "metrics.json", "figures/history.png", "figures/confusion_honest.png"):
+    result = run_experiment("resnet18_fer", "fer2013", "smoke", seed=1, device="cpu", output_dir=run, **TINY)
+    assert not run.exists()  # staged until finish
+    figure = plt.figure()
+    result.save_figure("extra", figure)
+    plt.close(figure)
+    assert result.finish() == run and not staging_path(run).parent.exists()
+    for name in ("config.json", "env.json", "history.csv", "predictions.csv", "metrics.json", "figures/history.png", "figures/confusion_honest.png", "figures/extra.png"):
         assert (run / name).exists(), name
     records = json.loads((run / "metrics.json").read_text())
     assert [r["protocol"] for r in records] == ["honest", "test_selected"]
@@ -30,9 +63,81 @@ def test_fer2013_run_folder_is_complete(fer_data, tmp_path):
     assert len(predictions) == 2 * 32 and predictions["sample_id"].str.startswith("test/").all()
     honest = predictions[predictions.protocol == "honest"]
     assert (honest["label"] == honest["pred"]).mean() == pytest.approx(records[0]["accuracy"])
-    assert json.loads((run / "config.json").read_text())["recipe"]["train_limit"] == 64
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"]["train_limit"] == 64 and config["overrides"]["epochs"] == 1 and config["code_version"] == records[0]["git_sha"]
+    assert inspect_run(run).status == "complete"
     inputs, faces, labels = result.test_examples(n=4)
     assert inputs.shape == (4, 1, 48, 48) and faces.shape == (4, 48, 48, 1) and len(labels) == 4
+
+
+@pytest.mark.parametrize(
+    "model, overrides, message",
+    [("resnet18_fer_typo", {}, "Unknown model 'resnet18_fer_typo'"), ("resnet18_fer", {"epochs": 2}, r"another recipe \(epochs 1 -> 2\)"), ("resnet18_fer", {}, "force=True")],
+)
+def test_finished_run_survives_a_refused_rerun_byte_for_byte(finished_copy, model, overrides, message):
+    before = _snapshot(finished_copy)
+    with pytest.raises(ConfigError, match=message):
+        run_experiment(model, "fer2013", "smoke", seed=1, device="cpu", output_dir=finished_copy, **(TINY | overrides))
+    assert _snapshot(finished_copy) == before and not staging_path(finished_copy).exists()
+
+
+def test_bad_settings_are_refused_before_the_folder_is_touched(finished_copy, tmp_path):
+    before = _snapshot(finished_copy)
+    for overrides, message in (({"epochz": 3}, "epochz"), ({"lr": -1.0}, "lr > 0"), ({"model_kwargs": {"widthz": 3}}, "widthz")):
+        with pytest.raises(ConfigError, match=message):
+            run_experiment("resnet18_fer", "fer2013", "smoke", seed=1, device="cpu", output_dir=finished_copy, force=True, **(TINY | overrides))
+    assert _snapshot(finished_copy) == before and not staging_path(finished_copy).exists()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not a run folder"):
+        run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=tmp_path / "notes", **TINY)
+
+
+def test_force_replaces_a_finished_run_only_when_the_new_one_finishes(finished_copy):
+    before = _snapshot(finished_copy)
+    result = run_experiment("resnet18_fer", "fer2013", "smoke", seed=1, device="cpu", output_dir=finished_copy, force=True, **(TINY | {"epochs": 2}))
+    assert _snapshot(finished_copy) == before  # trained beside it
+    result.finish()
+    assert json.loads((finished_copy / "config.json").read_text())["recipe"]["epochs"] == 2
+    assert inspect_run(finished_copy).status == "complete" and sorted(p.name for p in finished_copy.parent.iterdir()) == ["run"]
+
+
+def test_unfinished_run_of_another_recipe_and_unresumable_checkpoints_advice_works_as_written(fer_data, tmp_path):
+    run, other = tmp_path / "run", TINY | {"lr": 0.01}
+    run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=run, **TINY)  # never finished
+    with pytest.raises(ConfigError, match=r"unfinished run of another recipe \(lr 0.02 -> 0.01\).*pass force=True"):
+        run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=run, **other)
+    run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=run, force=True, **other)  # the advice
+    assert json.loads((staging_path(run) / "config.json").read_text())["recipe"]["lr"] == 0.01 and not run.exists()
+    # a checkpoint this code cannot resume (here: of other data): the advice names the command that starts over
+    checkpoint = staging_path(run) / "checkpoints" / "official" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["data"]["train"] = "64:other"
+    torch.save(state, checkpoint)
+    with pytest.raises(ConfigError, match=r"rm -r '(.+)'") as error:
+        run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=run, **other)
+    assert "resume=False" not in str(error.value)
+    shutil.rmtree(str(error.value).split("rm -r '")[1].split("'")[0])  # the advice, as written
+    run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=run, **other).finish()
+    assert inspect_run(run).status == "complete"
+
+
+def test_temporary_run_folder_is_removed_at_exit(fer_data, tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    killed = tmp_path / f"fer_run_pid{dead}_x1y2" / "run"  # left by a killed interpreter (nbval kills its kernels)
+    killed.mkdir(parents=True)
+    script = f"""
+        from fer_lib.experiment import run_experiment
+        result = run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", **{TINY!r})
+        run_dir = result.finish()
+        assert not (run_dir / "checkpoints").exists() and (run_dir / "metrics.json").exists()
+        print(run_dir)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    assert run_dir.is_relative_to(tmp_path) and run_dir.name.startswith("resnet18_fer__fer2013") and not run_dir.parent.exists()
+    assert not killed.parent.exists()
 
 
 def test_ckplus_kfold_reports_mean_std_and_pooled(fer_data, tmp_path):
@@ -45,20 +150,20 @@ def test_ckplus_kfold_reports_mean_std_and_pooled(fer_data, tmp_path):
         assert not set(fold.train.subjects) & (set(fold.test.subjects) | set(fold.val.subjects))
 
 
-def test_failed_run_leaves_no_metrics(fer_data, tmp_path, monkeypatch):
+def test_failed_run_leaves_the_older_folder_as_it_was(fer_data, tmp_path, monkeypatch):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "metrics.json").write_text("[]")  # an older result of the same run
+    (run / "metrics.json").write_text("[]")  # an older, unusable result of the same run
     monkeypatch.setattr("fer_lib.experiment.fit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("killed")))
     with pytest.raises(RuntimeError, match="killed"):
         run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=run, **TINY)
-    assert not (run / "metrics.json").exists()
-    assert read_metrics(tmp_path).empty
+    assert (run / "metrics.json").read_text() == "[]" and inspect_run(run).status == "incomplete"
 
 
 def test_finish_refuses_incomplete_records(tmp_path):
     with pytest.raises(ValueError, match="lacks"):
-        RunFolder(tmp_path, "r").start().finish([{"protocol": "honest", "accuracy": 0.5}])
+        RunFolder(tmp_path / "r").finish([{"protocol": "honest", "accuracy": 0.5}])
+    assert not (tmp_path / "r").exists()
 
 
 def test_recipe_overrides_and_unknown_profile():
@@ -66,6 +171,8 @@ def test_recipe_overrides_and_unknown_profile():
     assert recipe["epochs"] == 3 and recipe["lr"] == resolve_recipe("cpu", "irnet", "ckplus")["lr"]
     with pytest.raises(ValueError, match="unknown profile"):
         resolve_recipe("fast", "irnet", "fer2013")
+    with pytest.raises(ConfigError, match="unknown profile"):
+        run_experiment("irnet", "fer2013", "fast")
 
 
 def test_recipe_layers_apply_in_order():
@@ -88,6 +195,7 @@ def test_claims_come_from_the_data_file():
 def test_megc2019_loso_pools_folds_and_breaks_down_by_database(fer_data, tmp_path):
     """LOSO: one fold per left-out subject, metrics on the pooled predictions (MEGC2019), per-database breakdown."""
     result = run_experiment("ststnet", "megc2019", "smoke", device="cpu", output_dir=tmp_path / "me", epochs=1, max_folds=4, progress=False)
+    result.finish()
     honest = result.records[0]
     assert honest["n_folds"] == 4 and honest["split"] == "LOSO, 4 subjects"
     for fold in result.folds:

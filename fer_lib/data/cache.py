@@ -2,8 +2,10 @@
 
 Decoding ~36k JPEGs takes seconds to minutes; reading the arrays back takes well under a second. The key
 hashes every source file's relative path, size and mtime plus the loader's parameters, so editing the data
-or changing preprocessing builds a new entry. Entries are written to a temporary file and renamed, so a
-killed process never leaves a half-written cache that a later load would read.
+or changing preprocessing builds a new entry. Entries are written to a temporary file of a unique name and
+renamed, so a killed process never leaves a half-written entry under its final name, and two processes building the
+same entry both finish (the last rename wins; both wrote the same arrays). An entry that cannot be read (truncated,
+zeroed by a disk fault, written by an incompatible version) is rebuilt from the source files with a warning naming it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import logging
 import os
 import time
+import uuid
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -23,6 +27,9 @@ from .base import FaceDataset
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1  # bump when the stored layout changes
+# What reading a damaged .npz raises: BadZipFile (truncated, bad CRC-32, no zip at all), EOFError (0 bytes),
+# ValueError (a damaged .npy header; a FaceDataset whose arrays disagree), KeyError (an array missing), OSError.
+UNREADABLE_ENTRY = (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError)
 
 
 def cache_key(name: str, params: dict[str, Any], root: Path, sources: Iterable[Path]) -> str:
@@ -46,10 +53,13 @@ def save_dataset(dataset: FaceDataset, path: Path) -> None:
     if dataset.subjects is not None:
         arrays["subjects"] = dataset.subjects.astype(str)
     arrays.update({f"meta__{k}": v for k, v in dataset.meta.items()})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: processes building the same entry never share it
+    try:
+        with open(tmp, "xb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left when writing failed (disk full, interrupted): no stray partial file
 
 
 def load_dataset(path: Path) -> FaceDataset:
@@ -81,8 +91,13 @@ def cached_dataset(
         return build()
     path = cache_dir() / f"{name}-{cache_key(name, params, root, sources)}.npz"
     if path.exists():
-        log.debug("cache hit %s", path)
-        return load_dataset(path)
+        try:
+            dataset = load_dataset(path)
+        except UNREADABLE_ENTRY as error:
+            log.warning("cache entry %s cannot be read (%s: %s); rebuilding it from the source files", path, type(error).__name__, error)
+        else:
+            log.debug("cache hit %s", path)
+            return dataset
     start = time.perf_counter()
     dataset = build()
     save_dataset(dataset, path)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import ConfigError
 from ..paths import data_root
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .registry import create_dataset, get_dataset_spec, list_datasets
@@ -43,6 +44,17 @@ def _split_counts(name: str, root: os.PathLike[str], split: str) -> dict[str, An
 def summarize_all(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
     """:func:`summarize_dataset` for every registered dataset."""
     return [summarize_dataset(name, root) for name in list_datasets()]
+
+
+def require_some_dataset(entries: list[dict[str, Any]], root: str | os.PathLike[str] | None = None) -> None:
+    """Raise ``ConfigError`` when :func:`summarize_all` found no dataset at all under ``root``: the root is wrong or empty."""
+    if any(entry["found"] for entry in entries):
+        return
+    names = ", ".join(entry["name"] for entry in entries)
+    raise ConfigError(
+        f"No dataset found under {data_root(root)} (looked for {names}): point --root or FER_DATA at the folder that holds "
+        "the datasets, or place one there in its public layout (each dataset's expected layout and source are listed above)"
+    )
 
 
 def format_summary(entries: list[dict[str, Any]]) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import torch
 
+from ..errors import ConfigError
 from .precision import Amp
 
 Optimizer = Literal["sgd", "adamw"]
@@ -84,10 +85,19 @@ class TrainConfig:
         return cls(**values)
 
     def resolved_device(self) -> torch.device:
-        """The device this config trains on: ``"auto"`` picks CUDA when available."""
+        """The device this config trains on: ``"auto"`` picks CUDA when available.
+
+        Raises ``ConfigError`` for a CUDA device that torch cannot use (no GPU, no driver, or a CPU-only torch build).
+        """
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={self.device!r} but torch finds no usable CUDA GPU (torch.cuda.is_available() is False): "
+                "use device='auto' (CUDA where available, else the CPU) or device='cpu'"
+            )
+        return device
 
 
 def semantic_diff(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

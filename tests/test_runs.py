@@ -1,0 +1,150 @@
+"""Run folders: the status the report trusts (complete / stale / failed / incomplete), staging and notebook parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from fer_lib.errors import ConfigError  # noqa: E402
+from fer_lib.notebook_params import check_parameters  # noqa: E402
+from fer_lib.runs import (  # noqa: E402
+    FAILURE_FILE,
+    METRICS_FILE,
+    RunFolder,
+    current_recipe,
+    inspect_run,
+    recipe_hash,
+    save_figure,
+    scan_runs,
+    write_failure,
+)
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+LEGACY = RESULTS / "runs" / "dcn_cbam__fer2013__cpu__s0"  # committed before config.json recorded recipe_hash
+
+
+@pytest.fixture
+def legacy_run(tmp_path: Path) -> Path:
+    """A copy of a committed run's config and metrics (the files the status reads)."""
+    run = tmp_path / "runs" / LEGACY.name
+    run.mkdir(parents=True)
+    for name in ("config.json", METRICS_FILE):
+        shutil.copy(LEGACY / name, run / name)
+    return run
+
+
+def _edit_config(run: Path, change) -> None:
+    config = json.loads((run / "config.json").read_text())
+    change(config)
+    (run / "config.json").write_text(json.dumps(config))
+
+
+def test_committed_runs_are_complete():
+    states = scan_runs(RESULTS)
+    assert states and all(s.status == "complete" for s in states), [(s.name, s.status, s.detail) for s in states if s.status != "complete"]
+    assert all(s.records and s.config and s.detail == "" for s in states)
+    assert "recipe_hash" not in json.loads((LEGACY / "config.json").read_text())  # the legacy path is what this checks
+
+
+def test_changed_recipe_is_stale_and_names_the_setting(legacy_run):
+    _edit_config(legacy_run, lambda c: c["recipe"].update(epochs=30))
+    state = inspect_run(legacy_run)
+    assert state.status == "stale" and state.detail == "recipe differs: epochs 30 -> 12"
+    assert state.records is not None and state.records[0]["model"] == "dcn_cbam"
+
+
+def test_changed_train_default_is_stale_but_resolved_precision_is_not(legacy_run):
+    _edit_config(legacy_run, lambda c: c["train_config"].update(amp="none"))  # this machine resolved "auto" to fp32
+    assert inspect_run(legacy_run).status == "complete"
+    _edit_config(legacy_run, lambda c: c["train_config"].update(label_smoothing=0.2))
+    state = inspect_run(legacy_run)
+    assert state.status == "stale" and "label_smoothing 0.2 -> 0.1" in state.detail
+
+
+def test_recipe_hash_decides_for_new_runs_with_their_overrides(legacy_run):
+    def as_new_run(config):
+        config["overrides"] = {"epochs": 4}
+        config["recipe"]["epochs"] = config["train_config"]["epochs"] = 4
+        config["recipe_hash"] = recipe_hash(current_recipe("cpu", "dcn_cbam", "fer2013", {"epochs": 4}))
+
+    _edit_config(legacy_run, as_new_run)
+    assert inspect_run(legacy_run).status == "complete"  # the override is part of what the run asked for
+    _edit_config(legacy_run, lambda c: c.update(recipe_hash="0" * 16))
+    assert inspect_run(legacy_run).status == "stale"
+
+
+def test_failure_wins_until_a_newer_metrics_file(legacy_run):
+    write_failure(legacy_run, "ValueError: boom", "04_dcn_cbam.failed.ipynb", "04_dcn_cbam dcn_cbam fer2013")
+    state = inspect_run(legacy_run)
+    assert state.status == "failed" and state.detail == "ValueError: boom" and state.records is None
+    later = (legacy_run / FAILURE_FILE).stat().st_mtime_ns + 10**9
+    os.utime(legacy_run / METRICS_FILE, ns=(later, later))
+    assert inspect_run(legacy_run).status == "complete"
+
+
+@pytest.mark.parametrize(
+    "metrics, detail",
+    [(None, "no metrics.json"), ('[{"model": "dcn', "does not parse"), ('[{"model": "dcn_cbam"}]', "lacks"), ("[]", "non-empty list")],
+)
+def test_unfinished_or_half_written_metrics_are_incomplete(legacy_run, metrics, detail):
+    (legacy_run / METRICS_FILE).unlink()
+    if metrics is not None:
+        (legacy_run / METRICS_FILE).write_text(metrics)
+    state = inspect_run(legacy_run)
+    assert state.status == "incomplete" and detail in state.detail and state.records is None
+
+
+def test_scan_runs_sorts_and_ignores_staging(tmp_path, legacy_run):
+    (tmp_path / "runs" / "a_run").mkdir()
+    (tmp_path / "runs" / ".partial" / "b_run").mkdir(parents=True)
+    assert [s.name for s in scan_runs(tmp_path)] == ["a_run", LEGACY.name]
+    assert inspect_run(tmp_path / "runs" / "a_run").status == "incomplete"
+    assert scan_runs(tmp_path / "nothing") == []
+
+
+def test_recipe_hash_is_canonical():
+    assert recipe_hash({"a": 1, "b": (1, 2)}) == recipe_hash({"b": [1, 2], "a": 1}) != recipe_hash({"a": 2, "b": [1, 2]})
+    assert len(recipe_hash({})) == 16
+
+
+def test_run_folder_replaces_the_final_folder_only_at_finish(tmp_path, legacy_run):
+    before = {p.name: p.read_bytes() for p in legacy_run.iterdir()}
+    folder = RunFolder(legacy_run)
+    folder.write_json("config.json", {"new": True})
+    assert {p.name: p.read_bytes() for p in legacy_run.iterdir()} == before  # staged beside it, not in it
+    with pytest.raises(ValueError, match="lacks"):
+        folder.finish([{"protocol": "honest", "accuracy": 0.5}])
+    assert {p.name: p.read_bytes() for p in legacy_run.iterdir()} == before
+    records = json.loads((LEGACY / METRICS_FILE).read_text())
+    assert folder.finish(records) == legacy_run
+    assert sorted(p.name for p in legacy_run.iterdir()) == ["config.json", METRICS_FILE]
+    assert json.loads((legacy_run / "config.json").read_text()) == {"new": True}
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [LEGACY.name]  # no staging or replaced folder left
+    with pytest.raises(RuntimeError, match="before finish"):
+        folder.write_json("late.json", {})
+
+
+def test_figures_are_byte_identical(tmp_path):
+    figure, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    save_figure(tmp_path / "a.png", figure)
+    save_figure(tmp_path / "b.png", figure)
+    plt.close(figure)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert b"Software" not in (tmp_path / "a.png").read_bytes()
+
+
+def test_notebook_parameters_are_checked_against_the_parameters_cell():
+    declared = 'model = "irnet"\nepochs: int | None = None  # the profile\'s\n'
+    check_parameters(["", declared, "check_parameters(In)"])  # no papermill: nothing injected
+    check_parameters(["", declared, '# Parameters\nepochs = 4\n', "check_parameters(In)"])
+    with pytest.raises(ConfigError, match=r"\['epoch'\].*\['model', 'epochs'\]"):
+        check_parameters(["", declared, '# Parameters\nepoch = 4\nmodel = "irnet"\n', "check_parameters(In)"])
