@@ -1,14 +1,18 @@
-"""Video frame reading: real video, synthetic round trip, and every bad-input case."""
+"""Video frame reading: real video, synthetic round trip, timestamps, truncated files, and every bad-input case."""
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from fer_lib.video import iter_video_frames, read_video, video_info
+from fer_lib.errors import ConfigError
+from fer_lib.video import TruncatedVideoWarning, VideoNotFoundError, VideoReadError, iter_timed_frames, iter_video_frames, read_video, video_info
+from fer_lib.video.reader import frame_time
 
 REAL_VIDEO = "videos/WolfgangLanger_Pexels.mp4"
 
@@ -101,3 +105,50 @@ def test_bad_step(tmp_path: Path) -> None:
         list(iter_video_frames(path, step=0))
     with pytest.raises(ValueError, match="max_frames"):
         read_video(path, max_frames=0)
+
+
+def test_truncated_video_warns_or_fails(real_video: Path, tmp_path: Path) -> None:
+    """An mp4 cut to half its bytes still opens and declares 472 frames; reading it must say how many it really read."""
+    data = real_video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.warns(TruncatedVideoWarning, match=r"cut\.mp4: decoded only (\d+) of the 472 frames .*copy the video again") as record:
+        frames, _ = read_video(cut)
+    read = int(re.search(r"decoded only (\d+)", str(record[0].message)).group(1))
+    assert read == len(frames) and 0 < read < 472
+    with pytest.raises(VideoReadError, match=r"decoded only \d+ of the 472 frames"):
+        read_video(cut, require_all=True)
+    with pytest.warns(TruncatedVideoWarning):
+        assert sum(1 for _ in iter_timed_frames(cut)) == read
+
+
+def test_complete_video_does_not_warn(real_video: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frames, _ = read_video(real_video, step=8, require_all=True)
+    assert len(frames) == 59  # ceil(472 / 8)
+
+
+def test_timed_frames_use_container_timestamps(real_video: Path) -> None:
+    frames = list(iter_timed_frames(real_video, max_seconds=1.0))
+    assert [f.index for f in frames] == list(range(24))  # 0 ... 0.959 s at 23.976 fps
+    np.testing.assert_allclose([f.time_s for f in frames], np.arange(24) * 1001 / 24000, atol=1e-6)
+    assert frames[0].image.shape == (360, 640, 3)
+
+
+def test_frame_time_falls_back_to_nominal_interval() -> None:
+    assert frame_time(0.0, None, 0.04) == 0.0
+    assert frame_time(80.0, 0.04, 0.04) == pytest.approx(0.08)  # the container's time moves forward: taken as is
+    assert frame_time(0.0, 0.08, 0.04) == pytest.approx(0.12)  # no timestamp (0 or going back): previous + 1/fps
+    assert frame_time(120.0, 0.12, 0.04) == pytest.approx(0.16)  # a repeated timestamp is not a real one either
+
+
+def test_bad_input_is_a_config_error(tmp_path: Path) -> None:
+    """The command line prints ConfigError as one line; the reader's errors stay FileNotFoundError / ValueError too."""
+    with pytest.raises(VideoNotFoundError) as missing:
+        read_video(tmp_path / "nope.mp4")
+    assert isinstance(missing.value, ConfigError) and isinstance(missing.value, FileNotFoundError)
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(VideoReadError) as empty:
+        video_info(tmp_path / "empty.mp4")
+    assert isinstance(empty.value, ConfigError) and isinstance(empty.value, ValueError)

@@ -105,24 +105,38 @@ class HaarFaceDetector:
     """Frontal-face Viola–Jones cascade (``haarcascade_frontalface_default.xml``) run at ``working_size``.
 
     ``min_size`` is the smallest face side in working-size pixels; ``score`` is the cascade's level weight
-    (higher = more confident), from ``detectMultiScale3``.
+    (higher = more confident), from ``detectMultiScale3``. ``equalize`` equalises the grey histogram first; the
+    cascade already normalises every window's contrast itself, and on well-exposed video the global equalisation can
+    cost detections (the video pipeline turns it off).
     """
 
-    def __init__(self, working_size: int = 512, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 40) -> None:
+    def __init__(
+        self, working_size: int = 512, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 40, equalize: bool = True
+    ) -> None:
         self.cascade = load_cascade("haarcascade_frontalface_default.xml")
         self.working_size = working_size
         self.scale_factor = scale_factor
         self.min_neighbors = min_neighbors
         self.min_size = min_size
+        self.equalize = equalize
 
-    def detect(self, image: np.ndarray) -> list[FaceBox]:
-        """Faces in ``image`` (uint8 ``(H, W[, C])`` RGB), largest first, in the image's own pixel coordinates."""
+    def detect(self, image: np.ndarray, side_range: tuple[float, float] | None = None) -> list[FaceBox]:
+        """Faces in ``image`` (uint8 ``(H, W[, C])`` RGB), largest first, in the image's own pixel coordinates.
+
+        ``side_range`` ``(smallest, largest)`` face side in ``image`` pixels limits the scales searched (a video
+        tracker knows its faces' sizes); the scales searched are a subset of the full search's, so a face found both
+        ways gets the same box. Most of a full search's time goes into the smallest scales.
+        """
         small, back = _downscale(to_gray(image), self.working_size)
-        # Equalising the histogram makes the cascade far less sensitive to under-exposed video frames.
-        small = cv2.equalizeHist(small)
-        min_size = min(self.min_size, *small.shape)
+        if self.equalize:
+            # Equalising the histogram makes the cascade far less sensitive to under-exposed video frames.
+            small = cv2.equalizeHist(small)
+        min_size, max_size = min(self.min_size, *small.shape), 0
+        if side_range is not None:
+            min_size = max(min_size, int(side_range[0] / back))
+            max_size = max(min_size, int(np.ceil(side_range[1] / back)))
         rects, _, weights = self.cascade.detectMultiScale3(
-            small, self.scale_factor, self.min_neighbors, minSize=(min_size, min_size), outputRejectLevels=True
+            small, self.scale_factor, self.min_neighbors, minSize=(min_size, min_size), maxSize=(max_size, max_size), outputRejectLevels=True
         )
         boxes = [FaceBox(*map(float, rect), score=float(weight)).scaled(back) for rect, weight in zip(rects, np.ravel(weights))]
         return sorted(boxes, key=lambda b: b.area, reverse=True)

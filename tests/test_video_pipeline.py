@@ -1,0 +1,222 @@
+"""The video pipeline end to end: a synthetic video of real CK+ faces (moving, blank frames, two faces at once), every
+bad input through the library and the command line, and the first 2 s of the real clip with the committed model."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fer_lib.__main__ import main
+from fer_lib.errors import ConfigError
+from fer_lib.model_file import ModelInfo, save_model
+from fer_lib.models import create_model
+from fer_lib.preprocess.face_crop import FaceCrop
+from fer_lib.video import FaceClassifier, NoFaceFoundWarning, VideoOptions, analyze_video
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+SIZE = (320, 240)  # width, height
+FACE = 96
+MOVING = 12  # frames 0-11: face A moves right
+BLANK = 3  # frames 12-14: no face
+TOGETHER = 8  # frames 15-22: face A still, face B beside it
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> FaceClassifier:
+    """A real model file (an untrained FER2013-shaped ResNet18) written by save_model and loaded as the CLI would."""
+    torch.manual_seed(0)
+    model = create_model("resnet18_fer", num_classes=7, in_chans=1, img_size=48, stem_stride=4)
+    info = ModelInfo(
+        model="resnet18_fer", model_kwargs={"stem_stride": 4}, num_classes=7, in_chans=1, img_size=48, class_names=CLASSES,
+        mean=(0.5,), std=(0.25,), crop=FaceCrop(size=48, grayscale=True, margin=0.1, align=False), run="untrained", dataset="fer2013",
+        protocol="honest", epoch=0, metrics={}, git_sha="test",
+    )  # fmt: skip
+    path = save_model(tmp_path_factory.mktemp("model") / "model.pt", model.eval(), info)
+    return FaceClassifier.from_file(path, precision="none")
+
+
+def _face(fer_data: Path, name: str) -> np.ndarray:
+    gray = cv2.imread(str(fer_data / "ckplus" / "CK+48" / name), cv2.IMREAD_GRAYSCALE)
+    assert gray is not None, f"cannot read CK+ image {name}"
+    return cv2.cvtColor(cv2.resize(gray, (FACE, FACE), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+
+
+def _canvas() -> np.ndarray:
+    return np.full((SIZE[1], SIZE[0], 3), 90, np.uint8)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    """Write BGR frames as MJPG/.avi (every OpenCV build with FFmpeg writes it); returns the file."""
+    path = path.with_suffix(".avi")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, SIZE)
+    assert writer.isOpened(), "this OpenCV build cannot write MJPG/.avi; install the pinned opencv-contrib-python-headless"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def synthetic_video(fer_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    a, b = _face(fer_data, "happy/S010_006_00000013.png"), _face(fer_data, "surprise/S011_001_00000014.png")
+    frames = []
+    for k in range(MOVING):
+        frame = _canvas()
+        x = 10 + 15 * k
+        frame[60 : 60 + FACE, x : x + FACE] = a
+        frames.append(frame)
+    frames += [_canvas() for _ in range(BLANK)]
+    for _ in range(TOGETHER):
+        frame = _canvas()
+        frame[60 : 60 + FACE, 20 : 20 + FACE] = a
+        frame[80 : 80 + FACE, 190 : 190 + FACE] = b
+        frames.append(frame)
+    return write_video(tmp_path_factory.mktemp("video") / "faces", frames, fps=10.0)
+
+
+@pytest.mark.parametrize("detect_every", [1, 3])
+def test_rows_faces_and_ids(synthetic_video: Path, classifier: FaceClassifier, tmp_path: Path, detect_every: int) -> None:
+    result = analyze_video(synthetic_video, tmp_path, classifier, VideoOptions(detect_every=detect_every, batch_frames=5), progress=False)
+    table = pd.read_csv(result.csv)
+    frames = MOVING + BLANK + TOGETHER
+    assert sorted(table["frame"].unique()) == list(range(frames))  # every decoded frame has a row
+    np.testing.assert_allclose(table.drop_duplicates("frame")["time_s"], np.arange(frames) / 10.0, atol=1e-3)
+    per_frame = table.groupby("frame")["face_id"].apply(lambda ids: sorted(int(i) for i in ids.dropna()))
+    blank = range(MOVING, MOVING + BLANK)
+    # Every 3rd frame is detected, and boxes carry over in between: frames 12 and 15 are detection frames, so the
+    # blank frames 12-14 get no carried-over face and the two faces are found from frame 15 on.
+    assert all(per_frame[f] == [] for f in blank)
+    assert all(per_frame[f] == [1] for f in range(MOVING)), "the moving face must keep id 1"
+    together = [per_frame[f] for f in range(MOVING + BLANK, frames)]
+    assert all(len(ids) == 2 and len(set(ids)) == 2 for ids in together)
+    assert together[0] == together[-1]  # both faces keep their ids while together
+    assert result.frames == frames and result.frames_with_face == MOVING + TOGETHER
+    probabilities = table.filter(regex="^p_(?!smoothed)").dropna()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=2e-3)
+    moving = table[table["frame"] < MOVING]
+    assert (moving["x"].diff().dropna() >= 0).all() and moving["x"].iloc[-1] - moving["x"].iloc[0] > 100  # the box follows the face
+    assert result.video is not None and result.video.stat().st_size > 0 and result.timeline.stat().st_size > 0
+    assert not list(tmp_path.glob(".*partial*")), "no temporary file may remain"
+
+
+def test_decoded_frames_match_annotated_video(synthetic_video: Path, classifier: FaceClassifier, tmp_path: Path) -> None:
+    result = analyze_video(synthetic_video, tmp_path, classifier, VideoOptions(smooth_s=0.0), progress=False)
+    capture = cv2.VideoCapture(str(result.video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == result.frames
+    assert (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))) == SIZE
+    capture.release()
+    table = pd.read_csv(result.csv).dropna(subset=["face_id"])
+    assert (table["label"] == table["label_smoothed"]).all()  # smooth_s=0: smoothing is off
+
+
+def test_no_video_and_max_seconds(synthetic_video: Path, classifier: FaceClassifier, tmp_path: Path) -> None:
+    result = analyze_video(synthetic_video, tmp_path, classifier, VideoOptions(write_video=False, max_seconds=0.55), progress=False)
+    assert result.video is None and not list(tmp_path.glob("*.mp4"))
+    assert pd.read_csv(result.csv)["frame"].max() == 5  # frames at 0.0 ... 0.5 s
+    summary = json.loads(result.summary.read_text())
+    assert summary["frames"] == 6 and summary["frames_with_face"] == 6 and summary["face_ids"] == 1
+
+
+def test_video_without_faces(classifier: FaceClassifier, tmp_path: Path) -> None:
+    video = write_video(tmp_path / "empty_room", [_canvas() for _ in range(5)], fps=5.0)
+    with pytest.warns(NoFaceFoundWarning, match=r"No face found in any of the 5 frames of .*empty_room\.avi.*--detect-size"):
+        result = analyze_video(video, tmp_path / "out", classifier, progress=False)
+    table = pd.read_csv(result.csv)
+    assert len(table) == 5 and table["face_id"].isna().all() and table["label"].isna().all()
+    assert result.timeline.is_file() and result.video is not None and result.video.is_file()
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    return {
+        "missing": (tmp_path / "nope.mp4", r"Video file .*nope\.mp4 does not exist"),
+        "text renamed .mp4": (text, r"unreadable video: .*notes\.mp4 .*OpenCV cannot open it.*re-encode it"),
+        "zero bytes": (empty, r"empty or unreadable video: .*empty\.mp4 is 0 bytes"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "text renamed .mp4", "zero bytes"])
+def test_bad_input_files(case: str, classifier: FaceClassifier, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, message = _bad_inputs(tmp_path)[case]
+    with pytest.raises(ConfigError, match=message):
+        analyze_video(path, tmp_path / "out", classifier, progress=False)
+    assert main(["video", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_unwritable_output_folder(synthetic_video: Path, classifier: FaceClassifier, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"Cannot write to the output folder .*a_file/out .*pass --out"):
+        analyze_video(synthetic_video, blocker / "out", classifier, progress=False)
+    assert main(["video", str(synthetic_video), "--out", str(blocker / "out")]) == 2
+    assert "Cannot write to the output folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value", [("--smooth", "-1"), ("--detect-every", "0"), ("--max-seconds", "0")])
+def test_bad_options(synthetic_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str) -> None:
+    assert main(["video", str(synthetic_video), "--out", str(tmp_path), flag, value]) == 2
+    assert flag in capsys.readouterr().err
+
+
+def test_cli_no_face_warns_and_writes(
+    classifier: FaceClassifier, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = write_video(tmp_path / "wall", [_canvas() for _ in range(4)], fps=4.0)
+    monkeypatch.setattr(FaceClassifier, "from_file", classmethod(lambda cls, path=None, precision="auto": classifier))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the command prints its warnings itself instead of letting them escape
+        assert main(["video", str(video), "--out", str(tmp_path / "out"), "--no-video"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: No face found in any of the 4 frames" in captured.err
+    assert "4 frames, a face in 0" in captured.out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["wall_frames.csv", "wall_summary.json", "wall_timeline.png"]
+
+
+def test_real_clip_first_two_seconds(fer_data: Path, tmp_path: Path) -> None:
+    """The committed default model on the first 2 s of the real clip: every output written, the woman's face found throughout."""
+    result = analyze_video(fer_data / "videos" / "WolfgangLanger_Pexels.mp4", tmp_path, None, VideoOptions(max_seconds=2.0), progress=False)
+    table = pd.read_csv(result.csv)
+    assert result.frames == 48 and table["frame"].nunique() == 48  # 23.976 fps: frames at 0 ... 1.96 s
+    assert result.frames_with_face >= 46 and result.face_ids == 1
+    assert set(table["label"].dropna()) <= set(result.class_names)
+    capture = cv2.VideoCapture(str(result.video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 48
+    capture.release()
+    assert result.timeline.stat().st_size > 10_000
+
+
+class FailingClassifier(FaceClassifier):
+    """Classifies the first batch, then fails: a run that breaks half-way."""
+
+    def __init__(self, inner: FaceClassifier) -> None:
+        super().__init__(inner.model, inner.info, precision="none")
+        self.calls = 0
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("classifier failed on the second batch")
+        return super().__call__(faces)
+
+
+def test_failed_run_leaves_no_output(synthetic_video: Path, classifier: FaceClassifier, tmp_path: Path) -> None:
+    """A run that fails half-way writes nothing under a final name and removes its temporary files."""
+    failing = FailingClassifier(classifier)
+    with pytest.raises(RuntimeError, match="second batch"):
+        analyze_video(synthetic_video, tmp_path, failing, VideoOptions(batch_frames=4), progress=False)
+    assert failing.calls == 2 and list(tmp_path.iterdir()) == []
