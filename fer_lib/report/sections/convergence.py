@@ -1,0 +1,51 @@
+"""Convergence: the rule (:mod:`fer_lib.report.convergence`) stated with its thresholds, and its verdict per run."""
+
+from __future__ import annotations
+
+import math
+
+from .. import convergence as rule
+from ..context import Context
+from ..markdown import code, table
+from ..provenance import Value, computed, constant
+
+HEADER = ["Run", "Curve", "Best epoch", "Epochs", "Change over the last window", "Converged"]
+
+
+def convergence_section(ctx: Context) -> str:
+    prov = ctx.prov
+
+    def threshold(name: str, scale: float = 1) -> str:
+        return prov.number(Value(getattr(rule, name), constant(f"{rule.__name__}.{name}")), scale=scale, decimals=None if scale == 1 else 0)
+
+    rows = []
+    for run in ctx.study.runs:
+        verdict = ctx.convergence[run.name]
+        if isinstance(verdict, str):
+            rows.append([code(run.name), "—", "—", "—", f"not assessable: {code(verdict)}", "unknown"])
+            continue
+
+        def number(field: str, **style) -> str:
+            return prov.number(Value(verdict[field], computed("convergence", run=run.name, field=field)), **style)
+
+        if verdict["basis"] == "validation":
+            change = f"{number('change', signed=True)} points"
+        elif math.isinf(verdict["change"]):
+            change = "training loss did not fall"
+        else:
+            change = f"{number('change', scale=100, decimals=1)} % of the total fall"
+        curve = "validation accuracy, mean over folds" if verdict["basis"] == "validation" else "training loss, mean over folds (no validation)"
+        epochs = [number("best_epoch", decimals=None), number("epochs", decimals=None)]
+        rows.append([code(run.name), curve, *epochs, change, "yes" if verdict["converged"] else "no"])
+    return (
+        "## Convergence\n\n"
+        f"A run counts as **not converged** when its best validation epoch lies in the last {threshold('LAST_FRACTION', 100)} % "
+        f"of the schedule *and* the validation metric still rose by at least {threshold('MIN_RISE_POINTS')} points over the "
+        f"last window of it, its last {threshold('WINDOW_FRACTION', 100)} % (curves averaged over folds per epoch). Runs "
+        "without a validation split (leave-one-subject-out, a fixed epoch budget) are judged on their training loss "
+        f"instead: converged when the lowest loss comes before the last {threshold('LAST_FRACTION', 100)} % or the last "
+        "window removed under "
+        f"{threshold('LOSS_PLATEAU_FRACTION', 100)} % of the total fall. Their test curve is not used, since reading it "
+        "would select on the test subjects; a settled training loss says the optimiser had finished, not that test "
+        "accuracy had peaked.\n\n" + table(HEADER, rows, right=(2, 3)) + "\n"
+    )

@@ -1,0 +1,281 @@
+"""The comparison report: run states, seeds, ablations, determinism, and that every printed number traces to a file."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import statistics
+from collections import Counter
+from functools import reduce
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from fer_lib.claims import load_claims
+from fer_lib.errors import ConfigError
+from fer_lib.profiles import resolve_recipe
+from fer_lib.report import build_report, convergence, printed_numbers, run_input_shape, train_flops_per_sample
+from fer_lib.report.markdown import code
+from fer_lib.report.provenance import format_number
+from fer_lib.runs import FAILURE_FILE, run_name, scan_runs
+
+REPO_RESULTS = Path(__file__).resolve().parents[1] / "results"
+MEGC_CLASSES = ["negative", "positive", "surprise"]
+CK_CLASSES = ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
+STALE_ACCURACY = 0.1234  # printed as 12.34 if the report wrongly showed the stale run
+
+
+def _record(model: str, dataset: str, protocol: str, seed: int, accuracy: float, classes: list[str], **extra: Any) -> dict[str, Any]:
+    k = len(classes)
+    return {
+        "model": model, "dataset": dataset, "protocol": protocol, "profile": "smoke", "seed": seed, "split": "LOSO, 3 subjects",
+        "n": 30, "accuracy": accuracy, "macro_f1": accuracy - 0.05, "uar": accuracy - 0.03, "epochs": 4,
+        "selected_epoch": [4, 4, 4] if protocol == "honest" else [2, 3, 1], "train_wall_s": 61.5, "train_images_per_s": 250.0,
+        "params": 1683, "device": "cpu", "git_sha": "abc", "pretrained": False,
+        "per_class": {c: {"f1": 0.5} for c in classes}, "confusion_matrix": np.eye(k, dtype=int).tolist(), **extra,
+    }  # fmt: skip
+
+
+def _loso_records(model: str, seed: int, accuracy: float) -> list[dict[str, Any]]:
+    records = []
+    for protocol, bonus in (("honest", 0.0), ("test_selected", 0.07)):
+        acc = accuracy + bonus
+        databases = enumerate(("casme2", "samm", "smic"))
+        by_db = {db: {"n": 10, "uf1": acc - 0.1 + i / 50, "uar": acc - 0.08, "accuracy": acc + i / 100} for i, db in databases}
+        records.append(_record(model, "megc2019", protocol, seed, acc, MEGC_CLASSES, uf1=acc - 0.05, n_folds=3, by_database=by_db))
+    return records
+
+
+def _kfold_records(model: str, seed: int, accuracy: float) -> list[dict[str, Any]]:
+    records = []
+    for protocol, bonus in (("honest", 0.0), ("test_selected", 0.04)):
+        acc = accuracy + bonus
+        stats = {f"{m}_{s}": v for m in ("accuracy", "macro_f1", "uar") for s, v in (("mean", acc), ("std", 0.05))}
+        pooled = {"accuracy": acc + 0.001, "macro_f1": acc - 0.04, "uar": acc - 0.02}
+        record = _record(model, "ckplus", protocol, seed, acc, CK_CLASSES, n_folds=2, pooled=pooled, **stats)
+        records.append(record | {"split": "2 subject-independent folds", "selected_epoch": [3, 4]})
+    return records
+
+
+def _history(epochs: int, validation: bool, rising: bool) -> pd.DataFrame:
+    rows = []
+    for fold in ("a", "b"):
+        for epoch in range(1, epochs + 1):
+            val = 0.3 + (0.05 * epoch if rising else 0.3 * min(epoch, 2) / 2)
+            rows.append({"epoch": epoch, "train_loss": 1.0 / epoch, "val_acc": val if validation else np.nan, "test_acc": 0.5, "fold": fold})
+    return pd.DataFrame(rows)
+
+
+def _write_run(
+    results: Path, model: str, dataset: str, seed: int, records: list[dict] | None, history: pd.DataFrame | None = None, **recipe_changes: Any
+) -> Path:
+    folder = results / "runs" / run_name(model, dataset, "smoke", seed)
+    (folder / "figures").mkdir(parents=True)
+    recipe = resolve_recipe("smoke", model, dataset) | recipe_changes
+    config = {"model": model, "dataset": dataset, "profile": "smoke", "seed": seed, "recipe": recipe, "pretrained": False}
+    (folder / "config.json").write_text(json.dumps(config))
+    if records is not None:
+        (folder / "metrics.json").write_text(json.dumps(records))
+    if history is not None:
+        history.to_csv(folder / "history.csv", index=False)
+    (folder / "figures" / "confusion_honest.png").write_bytes(b"\x89PNG fixture")
+    (folder / "05_lkcnn.ipynb").write_text("{}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder with every kind of run folder: two seeds of LKCNN and of its ablation, one STSTNet run with the
+    published-weights check and a cross-dataset file, a k-fold CK+ run, a failed, a stale and a half-written run."""
+    results = tmp_path_factory.mktemp("results")
+    loso_history = _history(4, validation=False, rising=False)
+    for seed, (lk, base) in enumerate(((0.74, 0.72), (0.76, 0.71))):
+        _write_run(results, "lkcnn", "megc2019", seed, _loso_records("lkcnn", seed, lk), loso_history)
+        _write_run(results, "lkcnn_no_attention", "megc2019", seed, _loso_records("lkcnn_no_attention", seed, base), loso_history)
+    ststnet = _write_run(results, "ststnet", "megc2019", 0, _loso_records("ststnet", 0, 0.73), loso_history)
+    check = {"published": {"uf1": 0.7209, "uar": 0.725}, "ours": {"n": 442, "accuracy": 0.7398, "macro_f1": 0.72094, "uar": 0.72497}}
+    (ststnet / "published_ststnet_check.json").write_text(json.dumps(check))
+    scores = {"n": 3, "accuracy": 0.6667, "macro_f1": 0.5, "uar": 0.5}
+    cross = [{"train_dataset": "megc2019", "eval_dataset": "casme2", "classes": MEGC_CLASSES, **scores}]
+    (ststnet / "cross_dataset.json").write_text(json.dumps(cross))
+    _write_run(results, "resnet18_fer", "ckplus", 0, _kfold_records("resnet18_fer", 0, 0.81), _history(4, validation=True, rising=True))
+    failed = _write_run(results, "irnet", "fer2013", 0, None)
+    failure = {"error": "RuntimeError: CUDA out of memory at epoch 3", "notebook": "03_irnet.ipynb", "step": "03_irnet irnet fer2013"}
+    (failed / FAILURE_FILE).write_text(json.dumps(failure))
+    stale = _loso_records("dcn_cbam", 0, STALE_ACCURACY)
+    _write_run(results, "dcn_cbam", "megc2019", 0, stale, loso_history, epochs=99)
+    half = _write_run(results, "mfem_lstm", "megc2019", 0, None, loso_history)
+    (half / "metrics.json").write_text(json.dumps(_loso_records("mfem_lstm", 0, 0.6))[:200])
+    (results / "bench").mkdir()
+    (results / "bench" / "latency.json").write_text(json.dumps({"model": "ststnet", "ms_per_face": 1.25, "rounds": [1.2, 1.3], "ok": True}))
+    (results / "01_datasets").mkdir()
+    inventory = [{"name": "rafdb", "title": "RAF-DB", "found": False}, {"name": "megc2019", "title": "MEGC2019 composite", "found": True}]
+    (results / "01_datasets" / "datasets.json").write_text(json.dumps({"datasets": inventory}))
+    return results
+
+
+@pytest.fixture(scope="module")
+def fixture_report(fixture_results: Path, tmp_path_factory: pytest.TempPathFactory, fer_data: Path):
+    out = tmp_path_factory.mktemp("report")
+    return build_report(fixture_results, out / "report.md", out / "report.html", data_root=fer_data)
+
+
+def _row(markdown: str, first_cell: str, section: str = "") -> str:
+    """The first table row starting with ``first_cell``, after the heading ``section`` when given."""
+    text = markdown[markdown.index(section) :] if section else markdown
+    return next(line for line in text.splitlines() if line.startswith(f"| {first_cell} |"))
+
+
+def test_every_run_state_is_shown_as_such(fixture_report):
+    md = fixture_report.markdown
+    status = "## Run status"
+    assert "| complete |" in _row(md, code("lkcnn__megc2019__smoke__s0"), status)
+    assert "| failed | `RuntimeError: CUDA out of memory at epoch 3` |" in _row(md, code("irnet__fer2013__smoke__s0"), status)
+    assert "| stale | `recipe differs: epochs 99 -> 2" in _row(md, code("dcn_cbam__megc2019__smoke__s0"), status)
+    assert "| incomplete | `metrics.json does not parse" in _row(md, code("mfem_lstm__megc2019__smoke__s0"), status)
+    assert format_number(STALE_ACCURACY, 100) not in md  # a stale run's numbers are never shown as current
+    assert "Run folders: 6 complete, 1 stale, 1 failed, 1 incomplete." in md
+
+
+def test_seeds_show_mean_std_and_n(fixture_report):
+    md = fixture_report.markdown
+    assert "75.00 ± 1.41 (n=2)" in _row(md, f"{code('lkcnn')} | {code('megc2019')}", "## Seeds")  # honest accuracy 0.74, 0.76
+    assert "73.00 (n=1)" in _row(md, f"{code('ststnet')} | {code('megc2019')}", "## Seeds")
+    ablation = _row(md, "relative-position attention gate (§4.2.1)")
+    assert "| +3.50 | +3.50 | 2.24 | yes |" in ablation  # Δ 75.0 − 71.5 against 2·sqrt(1.41²/2 + 0.71²/2)
+
+
+def test_headline_lists_every_claim_with_pretraining_and_dataset(fixture_report):
+    table = fixture_report.headline
+    assert {code(c.key) for c in load_claims().values()} <= {m.split(" ")[0] for m in table["Method"]}
+    lkcnn = table[table["Method"] == code("lkcnn")]
+    assert set(lkcnn["Pretraining"]) == {"none: trained from scratch"}
+    assert lkcnn.iloc[0]["Gap honest / test-selected (pts)"] == "-11.01 / -4.01"  # 75.00 − 86.01, 82.00 − 86.01
+    irnet = table[table["Method"] == code("irnet")].iloc[0]
+    assert irnet["Ours honest (%)"] == "no complete run"  # its only run failed
+
+
+def test_loso_kfold_cross_dataset_and_checks_are_reported(fixture_report):
+    md = fixture_report.markdown
+    assert "| 81.00 ± 5.00 |" in _row(md, code("resnet18_fer__ckplus__smoke__s0"))
+    assert "`casme2` UF1 / UAR / accuracy (%) (n)" in md
+    assert "| 72.09 / 72.50 | 72.09 / 72.50 / 73.98 |" in md
+    assert "| `ststnet__megc2019__smoke__s0` | `megc2019` | `casme2` | `negative, positive, surprise` | 3 | 66.67 | 50.00 | 50.00 |" in md
+    assert "| `ms_per_face` | 1.25 |" in md and "| `rounds` | 1.2, 1.3 |" in md
+
+
+def test_same_inputs_give_identical_bytes(fixture_report, fixture_results, fer_data):
+    first = fixture_report
+    files = [first.markdown_path, first.html_path, *first.figures.values()]
+    before = [p.read_bytes() for p in files]
+    again = build_report(fixture_results, first.markdown_path, first.html_path, data_root=fer_data)
+    assert again.figures == first.figures and [p.read_bytes() for p in files] == before
+
+
+def test_html_is_one_self_contained_file(fixture_report):
+    page = fixture_report.html_path.read_text()
+    sources = re.findall(r'<img src="([^"]+)"', page)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<table>" in page and '<meta charset="utf-8">' in page
+
+
+def test_every_printed_number_comes_from_a_results_file(fixture_report, fixture_results, fer_data):
+    _check_provenance(fixture_report, fixture_results, fer_data)
+
+
+def test_committed_results_build_without_the_data(tmp_path):
+    """The committed runs report without a data root too (the FLOPs, which need each run's input shape, say why not)."""
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    report = build_report(REPO_RESULTS, tmp_path / "report.md", tmp_path / "report.html", data_root=empty)
+    complete = [s for s in scan_runs(REPO_RESULTS) if s.status == "complete"]
+    assert complete and all(code(s.name) in report.markdown for s in complete)
+    assert report.markdown.count("not counted: `input shape unknown:") == len(complete)
+    _check_provenance(report, REPO_RESULTS, empty)
+
+
+def test_a_missing_results_folder_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_report(tmp_path / "nowhere")
+
+
+def test_convergence_rule():
+    rising = convergence(_history(12, validation=True, rising=True))
+    assert rising["basis"] == "validation" and rising["best_epoch"] == 12 and not rising["converged"]
+    assert rising["change"] == pytest.approx(15.0)  # 0.05 per epoch over epochs 9 -> 12
+    flat = convergence(_history(12, validation=True, rising=False))
+    assert flat["best_epoch"] == 2 and flat["converged"]
+    loss = convergence(_history(20, validation=False, rising=False))  # 1/epoch: the last quarter removes 1.3 % of the fall
+    assert loss["basis"] == "training loss" and loss["converged"] and loss["change"] == pytest.approx((1 / 15 - 1 / 20) / (1 - 1 / 20))
+    with pytest.raises(ValueError, match="val_macro_f1"):
+        convergence(_history(4, validation=True, rising=True), metric="val_macro_f1")
+
+
+def _check_provenance(report, results: Path, data_root: Path) -> None:
+    """The numbers of report.md are exactly those the builder recorded, and each recomputes from its source."""
+    printed = printed_numbers(report.markdown)
+    assert printed and Counter(printed) == Counter(report.provenance.printed_numbers())
+    resolver = _Resolver(results, data_root)
+    for entry in report.provenance.entries:
+        value = resolver.resolve(entry.source)
+        assert format_number(value, entry.scale, entry.decimals, entry.signed) == entry.text, entry.source
+
+
+class _Resolver:
+    """Recomputes a provenance source from the files, independently of the report's own code paths."""
+
+    def __init__(self, results: Path, data_root: Path) -> None:
+        self.results, self.data_root = results, data_root
+        self.claims_file = yaml.safe_load(resources.files("fer_lib").joinpath("claims.yaml").read_text())
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def resolve(self, source: dict[str, Any]) -> Any:
+        if "file" in source:
+            return reduce(lambda data, key: data[key], source["keys"], json.loads((self.results / source["file"]).read_text()))
+        if "claims" in source:
+            key, *fields = source["claims"]
+            claim = next(c for c in self.claims_file["claims"] if c["key"] == key)
+            return reduce(lambda data, field: data[field], fields, claim)
+        if "ablation" in source:
+            model, field = source["ablation"]
+            return next(a for a in self.claims_file["ablations"] if a["model"] == model)[field]
+        if "constant" in source:
+            module, name = source["constant"].rsplit(".", 1)
+            return getattr(importlib.import_module(module), name)
+        if "op" in source:
+            return self._apply(source["op"], [self.resolve(a) for a in source["args"]])
+        return self._computed(source)
+
+    @staticmethod
+    def _apply(op: str, values: list[float]) -> float:
+        if op == "se_diff":
+            return (values[0] ** 2 / values[1] + values[2] ** 2 / values[3]) ** 0.5
+        functions = {"count": len, "mean": statistics.fmean, "std": statistics.stdev, "min": min, "max": max}
+        if op in functions:
+            return functions[op](values)
+        return {"sub": lambda a, b: a - b, "mul": lambda a, b: a * b}[op](*values)
+
+    def _computed(self, source: dict[str, Any]) -> Any:
+        what = source["computed"]
+        if what == "run_count":
+            return sum(s.status == source["status"] for s in scan_runs(self.results))
+        if what == "recipe":
+            return resolve_recipe(source["profile"], source["model"], source["dataset"])[source["key"]]
+        run = self.results / "runs" / source["run"]
+        config = json.loads((run / "config.json").read_text())
+        if what == "convergence":
+            return convergence(pd.read_csv(run / "history.csv"))[source["field"]]
+        if source["run"] not in self.shapes:
+            self.shapes[source["run"]] = run_input_shape(config["dataset"], config["recipe"], self.data_root)
+        shape = self.shapes[source["run"]]
+        if what == "input_shape":
+            return shape[source["axis"]]
+        classes = len(json.loads((run / "metrics.json").read_text())[0]["confusion_matrix"])
+        assert what == "train_flops", source
+        return train_flops_per_sample(config["model"], classes, shape, config["recipe"].get("model_kwargs"))
