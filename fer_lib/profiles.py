@@ -1,4 +1,4 @@
-"""Training recipes by profile (DESIGN.md §5): ``smoke`` (CI, minutes), ``cpu`` (≈ 1 h per model on 2 cores), ``paper`` (GPU).
+"""Training recipes by profile (docs/architecture.md §2): ``smoke`` (CI, minutes), ``cpu`` (≈ 1 h per model on 2 cores), ``paper`` (GPU).
 
 A recipe is plain data: :class:`~fer_lib.engine.TrainConfig` fields plus the data settings below. Notebook parameters
 that are not ``None`` override it, and the resolved recipe is saved in the run's ``config.json``.
@@ -25,7 +25,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train_limit": None, "eval_limit": None, "k_folds": 10, "max_folds": None, "val_fraction": 0.1,
         "model_kwargs": {"stem_stride": 4},
     },
-    # The paper-scale recipe for one GPU: long cosine schedule, full data (DESIGN.md §5).
+    # The paper-scale recipe for one GPU: long cosine schedule, full data.
     "paper": {
         "epochs": 120, "batch_size": 128, "lr": 0.1, "warmup_epochs": 2.0, "img_size": 48,
         "train_limit": None, "eval_limit": None, "k_folds": 10, "max_folds": None, "val_fraction": 0.1,

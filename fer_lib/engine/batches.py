@@ -1,6 +1,6 @@
 """Device-resident tensor batching: the decoded uint8 dataset as one tensor, batches gathered by index, no DataLoader.
 
-Decoding JPEGs per epoch is the classic FER bottleneck (DESIGN.md §2). Here a split is decoded once (the data cache),
+Decoding JPEGs per epoch is the classic FER bottleneck (docs/architecture.md §2). Here a split is decoded once (the data cache),
 held as a uint8 tensor — on a GPU the whole of FER2013 (≈ 80 MB) lives in GPU memory — and a batch is one index
 gather, one fused normalise (:class:`~fer_lib.preprocess.Normalize`, statistics of the training split) and one batched augmentation
 (:class:`~fer_lib.preprocess.BatchAugment`) on the device. No per-image Python, no PIL, no worker processes.

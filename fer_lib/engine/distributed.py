@@ -1,4 +1,4 @@
-"""Data-parallel training under ``torchrun``: the same ``fit`` call runs on one process or many (DESIGN.md §8).
+"""Data-parallel training under ``torchrun``: the same ``fit`` call runs on one process or many (docs/architecture.md §6).
 
 ``python -m torch.distributed.run --nproc_per_node K script.py`` sets ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``;
 :func:`init_distributed` then joins the process group (NCCL on CUDA, gloo on CPU). Each rank trains on its shard of

@@ -1,6 +1,6 @@
 """``fit``: train for ``cfg.epochs``, evaluate every epoch, checkpoint every epoch, resume a killed run, report both protocols.
 
-Protocols (DESIGN.md §3), both from one run and both selected with the same metric (``cfg.select_metric``), so the
+Protocols (docs/architecture.md §4), both from one run and both selected with the same metric (``cfg.select_metric``), so the
 gap between them measures only *where* the epoch was selected:
 
 * ``honest`` — the epoch with the best validation score (ties → the earliest); its test predictions are the honest
