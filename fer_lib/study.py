@@ -285,13 +285,17 @@ def _one_line(text: str) -> str:
 
 # papermill and nbclient record when each cell ran and for how long: a re-run of an unchanged notebook would differ.
 TIMING_KEYS = ("start_time", "end_time", "duration")
+# tqdm's progress bars in a kernel with ipywidgets: one widget per bar, with a random model id and its state in the
+# notebook's metadata (megabytes for a 68-fold LOSO run). They are live feedback, not results: the saved copy drops them.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def save_executed_notebook(executed: Path, target: Path, source: Path) -> None:
-    """Write papermill's ``executed`` notebook to ``target`` atomically, without timings, with a fixed id for the
-    parameters cell papermill adds and with notebook paths relative to the repository: the same outputs give the same
-    bytes on any machine."""
+    """Write papermill's ``executed`` notebook to ``target`` atomically, without timings or progress-bar widgets, with a
+    fixed id for the parameters cell papermill adds and with notebook paths relative to the repository: the same
+    outputs give the same bytes on any machine."""
     notebook = nbformat.read(executed, as_version=4)
+    notebook.metadata.pop("widgets", None)
     record = notebook.metadata.get("papermill", {})
     for key in TIMING_KEYS:
         record.pop(key, None)
@@ -299,6 +303,8 @@ def save_executed_notebook(executed: Path, target: Path, source: Path) -> None:
     record["output_path"] = _relative(target)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.id = "injected-parameters"  # papermill draws a random id for the cell it adds
         for key in TIMING_KEYS:

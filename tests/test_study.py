@@ -151,3 +151,15 @@ def test_progress_bars_render_as_widgets_in_notebooks(tmp_path):
     outputs = [o for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells for o in cell.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     assert not any("TqdmWarning" in o.get("text", "") for o in outputs)
+
+
+def test_saved_executed_notebook_drops_progress_widgets(tmp_path):
+    """The bars render live (above), but the copy the study keeps holds no widget state: a 68-fold run would carry
+    megabytes of it, and its random model ids would make every re-run differ."""
+    _notebook(tmp_path / "bar.ipynb", "n = 3", "from tqdm.auto import tqdm\nfor _ in tqdm(range(n), desc='steps'):\n    pass\nprint('done')")
+    papermill.execute_notebook(tmp_path / "bar.ipynb", tmp_path / "out.ipynb", progress_bar=False)
+    study.save_executed_notebook(tmp_path / "out.ipynb", tmp_path / "saved.ipynb", tmp_path / "bar.ipynb")
+    saved = nbformat.read(tmp_path / "saved.ipynb", as_version=4)
+    outputs = [o for cell in saved.cells for o in cell.get("outputs", [])]
+    assert "widgets" not in saved.metadata and not any(study.WIDGET_VIEW in o.get("data", {}) for o in outputs)
+    assert any("done" in o.get("text", "") for o in outputs)
