@@ -23,6 +23,7 @@ BENCH_DIR = "bench"
 DATASETS_FILE = "01_datasets/datasets.json"
 CROSS_DATASET_FILE = "cross_dataset.json"
 HISTORY_FILE = "history.csv"
+ENV_FILE = "env.json"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ class Run:
     @property
     def seed(self) -> int:
         return int(self.first["seed"])
+
+    @property
+    def device_name(self) -> str:
+        """What trained the run, as its ``env.json`` names it (``cpu: AMD EPYC``, ``cuda: NVIDIA H200``); the metrics'
+        device alone when ``env.json`` is missing or unreadable."""
+        device = str(self.first.get("device", "?"))
+        try:
+            name = json.loads((self.state.path / ENV_FILE).read_text()).get("device_name")
+        except (OSError, ValueError):
+            return device
+        return f"{device}: {name}" if name else device
 
     @property
     def metrics_file(self) -> str:

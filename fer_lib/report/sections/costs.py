@@ -31,7 +31,7 @@ def costs(ctx: Context) -> str:
             ctx.metric(run, "honest", "epochs", scale=1, decimals=None),
             ctx.metric(run, "honest", "train_wall_s", scale=1 / 60, decimals=1),
             ctx.metric(run, "honest", "train_images_per_s", scale=1, decimals=1),
-            code(run.first.get("device", "?")),
+            code(run.device_name),
         ])  # fmt: skip
     text = (
         "## Costs\n\n"

@@ -66,7 +66,7 @@ def _our_cells(ctx: Context, claim: Claim, group: SeedGroup, metric: str) -> lis
     else:
         gap = "not comparable: other dataset" if group.dataset != claim.dataset else "—"
     records = [r for run in group.runs for r in run.state.records]
-    devices = sorted({str(r.get("device")) for r in records})
+    devices = sorted({run.device_name for run in group.runs})
     first = group.runs[0]
     epochs = ctx.metric(first, "honest", "epochs", scale=1, decimals=None)
     seeds = ", ".join(prov.number(Value(run.seed, from_file(run.metrics_file, 0, "seed")), decimals=None) for run in group.runs)
