@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .atomic_write import write_atomic
 from .data.registry import get_dataset_spec
 from .preprocess.face_crop import Framing
 
@@ -44,9 +45,7 @@ def write_model_card(
     """
     path = Path(run_dir) / CARD_FILE
     text = model_card(Path(run_dir).name, records, config, class_counts, info, framing, file_metrics, file_bytes, max_bytes)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text(text))
     return path
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .atomic_write import write_atomic
 from .data.base import FaceDataset
 from .engine.batches import train_stats
 from .errors import ConfigError
@@ -122,12 +123,7 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, info: ModelInfo) 
     state = fp16_state(model)
     _load_weights(build_model(info, f"ModelInfo for {path}"), state, str(path))
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "info": info.to_dict(), "state_dict": state}
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, lambda tmp: torch.save(payload, tmp))
     return path
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .atomic_write import write_atomic
 from .errors import ConfigError
 from .model_file import ModelInfo, default_model_path, load_model, to_model_input
 from .preprocess.detect import FaceDetector, HaarFaceDetector
@@ -143,8 +144,6 @@ def run_predict(path: str, model: str | None = None, fmt: str = "csv", out: str 
     if target is None:
         print(text, end="")
         return 0
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)
+    write_atomic(target, lambda tmp: tmp.write_text(text))
     print(f"Wrote {len(predictions)} rows to {target}")
     return 0

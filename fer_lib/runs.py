@@ -26,12 +26,13 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from .atomic_write import write_atomic
 from .engine.config import NON_SEMANTIC_FIELDS, TrainConfig
 from .profiles import resolve_recipe
 
@@ -222,17 +223,6 @@ def environment_info(device: torch.device | str) -> dict[str, Any]:
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
     }
-
-
-def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
-    """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: never a half-written file there."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

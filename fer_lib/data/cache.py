@@ -13,15 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..atomic_write import write_atomic
 from ..paths import cache_dir
 from .base import FaceDataset
 
@@ -53,13 +52,11 @@ def save_dataset(dataset: FaceDataset, path: Path) -> None:
     if dataset.subjects is not None:
         arrays["subjects"] = dataset.subjects.astype(str)
     arrays.update({f"meta__{k}": v for k, v in dataset.meta.items()})
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique: processes building the same entry never share it
-    try:
-        with open(tmp, "xb") as f:
+    def write(tmp: Path) -> None:
+        with open(tmp, "xb") as f:  # a file object: np.savez would append ".npz" to a path
             np.savez(f, **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left when writing failed (disk full, interrupted): no stray partial file
+
+    write_atomic(path, write)
 
 
 def load_dataset(path: Path) -> FaceDataset:

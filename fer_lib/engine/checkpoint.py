@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic_write import write_atomic
 from .config import semantic_diff
 from .distributed import DistContext, gather_stack
 
@@ -38,9 +39,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> None
     """``torch.save(state)`` to ``path`` atomically (temporary file + ``os.replace``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -36,13 +36,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.base import FaceDataset
-from ..metrics import classification_metrics
 from ..preprocess.augment import BatchAugment
 from ..preprocess.normalize import Normalize
 from .batches import TensorSplit, data_fingerprint, train_stats
 from .checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, capture_rng, check_compatible, derive_seed, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
-from .distributed import DistContext, epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
+from .distributed import epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
 from .precision import resolve_amp
 
