@@ -71,15 +71,14 @@ def test_only_matches_exactly_and_no_match_lists_the_labels():
         select_jobs(jobs, step=len(jobs) + 1)
 
 
-def test_manifest_seeds_and_final_report():
-    def seeds(profile: str, model: str) -> list[int]:
-        return [job.seed for job in study_jobs(profile) if job.step.parameters.get("model") == model]
-
-    for model in ("ststnet", "lkcnn", "lkcnn_no_attention", "mfem_lstm", "resnet34_lstm"):
-        assert seeds("cpu", model) == [0, 1, 2] and seeds("paper", model) == [0]
-    assert seeds("cpu", "dcn_cbam") == [0, 0]  # FER2013 and CK+
+def test_jobs_expand_each_steps_seeds_per_profile_and_the_report_comes_last():
+    steps = (run_step("nb", "m", "d", {"cpu": (0, 3)}), run_step("nb", "n", "d"), Step("rep", kind="report"))
+    jobs = study_jobs("cpu", steps)
+    assert [(j.step.parameters.get("model"), j.seed, j.index) for j in jobs] == [("m", 0, 1), ("m", 3, 2), ("n", 0, 3), (None, 0, 4)]
+    assert jobs[1].output_dir(Path("results")) == Path("results/runs/m__d__cpu__s3")
+    assert [j.seed for j in study_jobs("paper", steps)] == [0, 0, 0]  # a profile the step does not list trains seed 0
     last = study_jobs("cpu")[-1]
-    assert last.step.notebook == "08_report" and last.output_dir(Path("results")) == Path("results")
+    assert last.step.kind == "report" and last.output_dir(Path("results")) == Path("results")
 
 
 def test_cli_only_nosuch_and_missing_data_root_exit_2(capsys, monkeypatch):
