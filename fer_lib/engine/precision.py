@@ -1,13 +1,12 @@
 """Which mixed precision pays off on a device: what ``TrainConfig(amp="auto")`` trains with.
 
 bf16 autocast halves the bytes every layer moves and, where oneDNN finds native bf16 dot products (AVX-512-BF16, AMX),
-doubles the dense-math peak: on the AMD EPYC of an earlier session it was 2× fp32's, and bf16 training was the
-engine's main gain over a stock fp32 loop (``results/bench/train_throughput.json`` at commit 1e9081f). Where oneDNN
-does not get them it is a loss: on a virtualised Intel Xeon that reports AVX-512-BF16, a bf16 3×3 convolution ran at
-about 0.6× the fp32 rate and every model trained slower in bf16 than in fp32 (``benchmarks/train_throughput.py`` records
-both). CPU flags do not tell the two apart, so on CPU ``"auto"`` measures: one 3×3 convolution per dtype, once per
-process and thread count (≈ 0.1 s). On CUDA it is bf16 where the GPU has it (Ampere and later), else fp16 with loss
-scaling.
+can double the dense-math peak, which makes it the engine's main gain over a stock fp32 loop on such CPUs. Where oneDNN
+does not get them it is a loss: some virtualised CPUs report AVX-512-BF16 yet run a bf16 convolution slower than fp32,
+and every model then trains slower in bf16 (``benchmarks/train_throughput.py`` measures both precisions and writes
+``results/bench/train_throughput.json``). CPU flags do not tell the two apart, so on CPU ``"auto"`` measures: one 3×3
+convolution per dtype, once per process and thread count (≈ 0.1 s). On CUDA it is bf16 where the GPU has it (Ampere and
+later), else fp16 with loss scaling.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ in the order of the column matrix ``(N·H_out·W_out, k·k·C)``; one matmul wit
 the image get weight 0 (zero padding) and index 0, so they add nothing and pass no gradient. Autograd gives the
 gradients of input (embedding_bag's dense backward), offsets (through the bilinear weights), mask and weight, with
 vectorised, multi-threaded kernels on CPU and GPU; torchvision's CPU kernel is single-threaded and ~20–50× slower
-than a Conv2d. The gather reads contiguous rows where ``F.grid_sample`` (this layer's first implementation) read one
-value per channel per sample, which was slower both ways (``benchmarks/deform_conv.py`` measures this one).
+than a Conv2d. The gather reads contiguous rows where ``F.grid_sample`` (the usual way to write this layer) reads one
+value per channel per sample, which is slower both ways (``benchmarks/deform_conv.py`` measures this one).
 The column matrix is k·k times the layer's input (for stride 1): 42 MB in fp32 for a batch of 64 at 128×12×12.
 The result is deterministic on CPU; on CUDA, ``torch.use_deterministic_algorithms(True)`` refuses EmbeddingBag's
 backward only for ``mode="max"``.

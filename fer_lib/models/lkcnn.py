@@ -34,8 +34,8 @@ Deviations from paper (everything the paper leaves open):
   per-channel scale) first gives the one-channel block ``stem_width`` channels for the mixer to split. A global
   max-pool makes each block one vector of ``widths[-1]`` channels (a no-op at 7 px, where it is already 1×1).
 * **Widths for 442 samples.** 8 → 8 → 16 → 32 → 64 channels per path (``stem_width``, ``widths``): ≈ 70 k parameters
-  in all; a training step on 32 samples takes ≈ 50 ms of CPU time on one core of a busy 2-core machine (STSTNet:
-  ≈ 8 ms), so 68-fold LOSO is cheap. The cost is in the full-resolution first stage (16 blocks × 49 px per map), which
+  in all, about six times STSTNet's training cost per step (the report's costs section counts both), so 68-fold LOSO
+  stays cheap. The cost is in the full-resolution first stage (16 blocks × 49 px per map), which
   is why it is the narrowest.
 * **Kernel sizes.** k = 11 (InceptionNeXt's default) on the 7 px blocks; each stage clamps its kernels to
   2·side − 1, the largest that reaches anything but zero padding (11 → 7 → 3 → 1 as the blocks shrink): the same
