@@ -37,6 +37,7 @@ from .engine import FitResult, TrainConfig, derive_seed, fit, resolve_amp, seed_
 from .engine.checkpoint import CheckpointMismatchError
 from .engine.fit import torch_settings
 from .errors import ConfigError
+from .convergence import convergence
 from .metrics import classification_metrics, fold_summary
 from .model_file import export_run_model
 from .models import create_model, list_models
@@ -376,6 +377,7 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             "epochs": fits[0].epochs,
             "selected_epoch": [p.epoch for p in chosen] if len(chosen) > 1 else chosen[0].epoch,
             "selected_on": chosen[0].selected_on,
+            "convergence": _convergence(fits),
             "train_wall_s": round(sum(f.train_wall_s for f in fits), 1),
             "train_images_per_s": round(float(np.mean([f.train_images_per_s for f in fits])), 1),
             "params": fits[0].params,
@@ -397,6 +399,13 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             record |= {"uf1": pooled["macro_f1"], "n_folds": len(folds), "by_database": _by_database(folds, chosen, classes)}
         records.append(record)
     return records
+
+
+def _convergence(fits: list[FitResult]) -> dict[str, Any]:
+    """The convergence rule (:mod:`fer_lib.convergence`) on the fold-averaged validation curve of the metric the run
+    selects on (the training loss where there is no validation split)."""
+    history = pd.concat([f.history for f in fits], ignore_index=True)
+    return convergence(history, "val_macro_f1" if fits[0].config["select_metric"] == "macro_f1" else "val_acc")
 
 
 def _split_label(dataset: str, folds: list[FoldData]) -> str:

@@ -36,7 +36,7 @@ from fer_lib.preprocess import BatchAugment, Normalize
 
 fit_module = importlib.import_module("fer_lib.engine.fit")  # the module, not the function the package re-exports
 TINY = {"widths": (8, 16, 32, 64)}
-TIMING = ["train_s", "seconds", "images_per_s"]
+TIMING = ["train_s", "seconds", "images_per_s", "cpu_per_wall", "load_avg"]
 
 
 def tiny_model(seed: int = 0, num_classes: int = 7) -> nn.Module:

@@ -282,7 +282,7 @@ def _fit(
 
     column = METRIC_COLUMN[cfg.select_metric]
     for epoch in tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, desc="epochs", disable=hide_progress(cfg, ctx)):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         lr = optimizer.param_groups[0]["lr"]  # the LR of the epoch's first step (it changes every step)
         desc = f"epoch {epoch + 1}/{cfg.epochs}"
         indices = epoch_indices(len(train_data), epoch, cfg.seed, ctx)
@@ -291,6 +291,7 @@ def _fit(
         val_result = evaluate(net, val_data.images, val_data.labels, normalize, cfg, ctx) if val_data is not None else None
         test_result = evaluate(net, test_data.images, test_data.labels, normalize, cfg, ctx) if test_data is not None else None
         row = _history_row(epoch + 1, lr, stats, val_result, test_result, train.class_names, time.perf_counter() - started)
+        row |= _contention(row["seconds"], time.process_time() - cpu_started)
         history.append(row)
         # honest: best validation score; without validation, every epoch replaces the last (-> the final epoch)
         with_val = val_result is not None
@@ -349,6 +350,13 @@ def _history_row(
             row[f"{name}_{column}"] = metrics.get(key, math.nan)
     row.update({"train_s": stats.seconds, "seconds": seconds, "images_per_s": stats.images_per_s})
     return row
+
+
+def _contention(seconds: float, cpu_seconds: float) -> dict[str, float]:
+    """Why an epoch was slow: this process's CPU seconds per wall second (≈ the thread count when it had the cores to
+    itself; far less when other jobs took them) and the machine's 1-minute load average at the epoch's end."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    return {"cpu_per_wall": cpu_seconds / seconds if seconds > 0 else math.nan, "load_avg": load}
 
 
 def _describe(row: dict[str, float]) -> str:

@@ -6,7 +6,7 @@ file); every number it prints is recorded with its source (:class:`~fer_lib.repo
 
 from .build import Report, build_report
 from .collect import StudyResults, collect
-from .convergence import convergence
+from ..convergence import convergence
 from .flops import run_input_shape, train_flops_per_sample
 from .provenance import Provenance, printed_numbers
 

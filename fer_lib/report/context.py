@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..models import model_input_kind
 from .collect import Run, StudyResults
-from .convergence import convergence
+from ..convergence import convergence
 from .flops import run_input_shape, train_flops_per_sample
 from .markdown import link
 from .provenance import Provenance, Value, computed

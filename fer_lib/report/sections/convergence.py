@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from .. import convergence as rule
+from ... import convergence as rule
 from ..context import Context
 from ..markdown import code, table
 from ..provenance import Value, computed, constant
