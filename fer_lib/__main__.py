@@ -1,4 +1,4 @@
-"""Command line of fer-study: ``python -m fer_lib {datasets, study, dry-run, predict, export-model, video} --help``."""
+"""Command line of fer-study: ``python -m fer_lib {datasets, study, train, recipe, dry-run, predict, export-model, video, cross-dataset} --help``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import logging
 import sys
 from typing import Any
 
+from .cross_dataset import add_cross_dataset_arguments, run_cross_dataset
 from .data.errors import DatasetFormatError, DatasetNotFoundError
 from .data.summary import format_summary, require_some_dataset, summarize_all
 from .errors import ConfigError
+from .recipe_cli import add_recipe_arguments, run_recipe
+from .train_cli import add_train_arguments, run_train
 from .video.cli import add_video_arguments, run_video
 
 PROG = "python -m fer_lib"
@@ -55,6 +58,8 @@ def _run(argv: list[str] | None) -> int:
     study.add_argument("--step", type=int, help="run only step K of --list (e.g. one task of a cluster job array)")
     study.add_argument("--list", action="store_true", help="print the steps (index, label, output folder) and exit")
     study.add_argument("--force", action="store_true", help="train complete runs again (each replaced once its new run finishes)")
+    add_train_arguments(commands.add_parser("train", help="train one model on one dataset into its run folder; under torchrun, data-parallel"))
+    add_recipe_arguments(commands.add_parser("recipe", help="print the resolved recipe of a run, each setting with the layer it came from"))
     dry_run = commands.add_parser("dry-run", help="train every model step of the study for a few optimizer steps on the CPU, with a profile's recipe")
     dry_run.add_argument("--profile", default="paper", choices=("smoke", "cpu", "paper"), help="recipe to check (default: paper, the GPU one)")
     dry_run.add_argument("--steps", type=int, default=2, help="optimizer steps per model")
@@ -70,11 +75,16 @@ def _run(argv: list[str] | None) -> int:
     export.add_argument("run_dir", help="the run folder, e.g. results/runs/resnet18_fer__fer2013__cpu__s0")
     export.add_argument("--root", help="data root, to recompute the training statistics (default: $FER_DATA)")
     add_video_arguments(commands.add_parser("video", help="annotate a video: faces tracked, expressions per frame (CSV), smoothed over time, timeline"))
+    add_cross_dataset_arguments(commands.add_parser("cross-dataset", help="score runs' model files on other datasets' faces (CK+, JAFFE)"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command == "study" else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.command in ("study", "train") else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     if args.command == "study":
         return _study(args)
+    if args.command == "train":
+        return run_train(args)
+    if args.command == "recipe":
+        return run_recipe(args)
     if args.command == "dry-run":
         return _dry_run(args)
     if args.command == "predict":
@@ -83,6 +93,8 @@ def _run(argv: list[str] | None) -> int:
         return run_predict(args.path, args.model, args.format, args.out)
     if args.command == "video":
         return run_video(args)
+    if args.command == "cross-dataset":
+        return run_cross_dataset(args)
     if args.command == "export-model":
         from .model_file import export_run
 

@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from .data import FaceDataset
+from .data.protocols import FoldData
 from .engine import derive_seed, fit, seed_everything
 from .errors import ConfigError
-from .experiment import FOLD_INIT_STREAM, FoldData, build_folds, train_config
+from .experiment import FOLD_INIT_STREAM, build_folds, train_config
 from .models import create_model
 from .profiles import resolve_recipe
 from .study import Step, select_jobs, study_jobs

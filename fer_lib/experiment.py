@@ -1,10 +1,9 @@
 """One experiment = one model trained and evaluated on one dataset under one profile, written as a run folder.
 
 ``run_experiment`` is what the model notebooks call: it resolves the recipe (:mod:`fer_lib.profiles`), checks every
-name and setting and what the run folder holds before touching it, builds the splits (FER2013: official Training /
-PublicTest for honest selection / PrivateTest; CK+: subject-independent k-fold with a validation part carved from each
-fold's training subjects; micro-expression databases: leave-one-subject-out, the MEGC2019 protocol, with metrics on the
-predictions of all folds pooled), trains with :func:`fer_lib.engine.fit` (resumable checkpoints under
+name and setting and what the run folder holds before touching it, builds the folds of the evaluation protocol the
+dataset declares (:mod:`fer_lib.data.protocols`: FER2013's official splits, CK+'s subject-independent k-fold, the
+micro-expression databases' leave-one-subject-out with metrics on the pooled predictions), trains with :func:`fer_lib.engine.fit` (resumable checkpoints under
 ``<run>/checkpoints/``), and writes both protocols, pooled predictions, history, confusion matrices and curves into the
 run's staging folder (:mod:`fer_lib.runs`). The notebook adds its figures through the returned
 :class:`ExperimentResult`, and its last cell calls :meth:`ExperimentResult.finish`: only then is the run complete.
@@ -32,15 +31,17 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .data import FaceDataset, create_dataset, list_datasets, loso_folds, stratified_subset, subject_kfold, validation_split
-from .engine import FitResult, TrainConfig, derive_seed, fit, resolve_amp, seed_everything
+from .data import FaceDataset, create_dataset, get_dataset_spec, list_datasets
+from .data.protocols import FoldData
+from .engine import FitResult, TrainConfig, derive_seed, fit, seed_everything
 from .engine.checkpoint import CheckpointMismatchError
-from .engine.fit import torch_settings
 from .errors import ConfigError
 from .convergence import convergence
-from .metrics import classification_metrics, fold_summary
-from .model_file import export_run_model
-from .models import create_model, list_models
+from .metrics import classification_metrics, fold_summary, pooled_metrics
+from .cross_dataset import CROSS_DATASET_FILE, evaluate_model_cross_dataset
+from .model_file import export_run_model, training_face_crop
+from .models import create_model, list_models, model_input_kind
+from .preprocess.face_crop import FaceCrop, Framing
 from .profiles import resolve_recipe
 from .runs import (
     CONFIG_FILE,
@@ -59,21 +60,11 @@ from .viz import plot_confusion_matrix, plot_history
 
 log = logging.getLogger(__name__)
 DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs", "modality")
-# Micro-expression databases are evaluated leave-one-subject-out (MEGC2019 protocol, paper §4.2).
-LOSO_DATASETS = frozenset({"megc2019", "casme2", "samm", "smic"})
 FOLD_INIT_STREAM = 2  # random stream of the folds' weight initialisation (the engine uses streams 0 and 1)
 KEPT_MODELS = 10  # trained models kept in memory for figures: all of a k-fold run, the first ones of a 68-fold LOSO
 PROTOCOLS = ("honest", "test_selected")
 TEMP_PREFIX = "fer_run_pid"  # a notebook run without output_dir: <tmp>/fer_run_pid<pid>_*/<run name>/
 FP16_EXPORT_LIMIT = 25_000_000  # bytes: our own checkpoints are committed only when this small
-
-
-@dataclass
-class FoldData:
-    name: str
-    train: FaceDataset
-    val: FaceDataset | None
-    test: FaceDataset
 
 
 @dataclass
@@ -131,44 +122,24 @@ class ExperimentResult:
 
 
 def build_folds(dataset: str, recipe: dict[str, Any], seed: int, data_root: str | None) -> list[FoldData]:
-    """Train / validation / test splits: the official ones where the dataset has them, leave-one-subject-out for
-    micro-expressions, else subject-independent k-fold. ``val_fraction=None`` trains without a validation part (honest =
-    a fixed epoch budget, the last epoch)."""
-    size = recipe["img_size"]
-    if dataset == "fer2013":
-        train, val, test = (create_dataset("fer2013", data_root, s, image_size=size) for s in ("train", "val", "test"))
-        return [
-            FoldData(
-                "official",
-                train.subset(stratified_subset(train, recipe["train_limit"], seed)),
-                val.subset(stratified_subset(val, recipe["eval_limit"], seed)),
-                test.subset(stratified_subset(test, recipe["eval_limit"], seed)),
-            )
-        ]
+    """Train / validation / test folds of ``dataset`` under the evaluation protocol it declares
+    (:mod:`fer_lib.data.protocols`), decoded at the recipe's size (and modality, for micro-expression data)."""
     modality = {"modality": recipe["modality"]} if recipe.get("modality") else {}
-    full = create_dataset(dataset, data_root, "all", image_size=size, **modality)
-    if full.subjects is None:
-        raise ValueError(f"{dataset} has neither an official split nor subject ids for subject-independent k-fold")
-    folds = loso_folds(full) if dataset in LOSO_DATASETS else subject_kfold(full, recipe["k_folds"], seed)
-    out = []
-    for fold in folds[: recipe["max_folds"]]:
-        if recipe["val_fraction"] is None:
-            out.append(FoldData(fold.name, full.subset(fold.train, "train"), None, full.subset(fold.test, "test")))
-            continue
-        train_idx, val_idx = validation_split(full, fold.train, recipe["val_fraction"], seed)
-        out.append(FoldData(fold.name, full.subset(train_idx, "train"), full.subset(val_idx, "val"), full.subset(fold.test, "test")))
-    return out
+
+    def load(split: str) -> FaceDataset:
+        return create_dataset(dataset, data_root, split, image_size=recipe["img_size"], **modality)
+
+    return get_dataset_spec(dataset).protocol.folds(load, recipe, seed)
 
 
 def train_config(recipe: dict[str, Any], seed: int, device: str) -> TrainConfig:
+    """The :class:`TrainConfig` of ``recipe`` (its precision as asked: ``fit`` resolves ``"auto"``, and the run's
+    metrics record what it trained with)."""
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = set(recipe) - fields - set(DATA_KEYS)
     if unknown:
         raise ValueError(f"recipe keys {sorted(unknown)} are neither TrainConfig fields nor data settings {DATA_KEYS}")
-    cfg = TrainConfig(**{k: v for k, v in recipe.items() if k in fields}, seed=seed, device=device)
-    # config.json records the precision the run trains with, not "auto": measured as fit will, at the run's threads
-    with torch_settings(cfg, cfg.resolved_device()):
-        return dataclasses.replace(cfg, amp=resolve_amp(cfg.amp, cfg.resolved_device()))
+    return TrainConfig(**{k: v for k, v in recipe.items() if k in fields}, seed=seed, device=device)
 
 
 def run_experiment(
@@ -215,7 +186,7 @@ def run_experiment(
     in_chans, classes = folds[0].train.images.shape[-1], folds[0].train.class_names
     _check_model_arguments(model, len(classes), in_chans, recipe)
 
-    if discard_staging:
+    if discard_staging and folder.writes:
         shutil.rmtree(folder.path)
     folder.write_json(CONFIG_FILE, config)
     folder.write_json("env.json", env)
@@ -230,7 +201,8 @@ def run_experiment(
                 models.append(net)
     records = _records(model, dataset, profile, seed, folds, fits, env["git_sha"])
     result = ExperimentResult(final, config, records, folds, fits, models, folder, temporary)
-    _write_outputs(folder, result)
+    if folder.writes:  # under torchrun rank 0 alone draws and exports (the model file is written outside RunFolder)
+        _write_outputs(folder, result, data_root)
     return result
 
 
@@ -351,25 +323,23 @@ def _epoch_logs(enabled: bool) -> Iterator[None]:
 
 
 def _records(model: str, dataset: str, profile: str, seed: int, folds: list[FoldData], fits: list[FitResult], git_sha: str) -> list[dict[str, Any]]:
-    """One ``metrics.json`` record per protocol. k-fold: mean ± std over folds (the CK+ convention) and pooled metrics.
-    LOSO: metrics on the predictions of all folds pooled (the MEGC2019 protocol: UF1 = macro-F1, UAR), per-database
+    """One ``metrics.json`` record per selection protocol. k-fold: mean ± std over folds (the CK+ convention) and pooled
+    metrics. Pooled evaluation protocols (LOSO): metrics on the predictions of all folds pooled (the MEGC2019 protocol: UF1 = macro-F1, UAR), per-database
     breakdown where the dataset names the source database of each sample, and the fold mean ± std beside them."""
     classes = fits[0].class_names
-    loso = dataset in LOSO_DATASETS
+    evaluation = get_dataset_spec(dataset).protocol  # how the dataset was split (the selection protocols are PROTOCOLS)
     records = []
     for protocol in PROTOCOLS:
         chosen = [f.protocols[protocol] for f in fits]
         per_fold = [p.metrics for p in chosen]
-        pooled = classification_metrics(
-            np.concatenate([p.result.labels.numpy() for p in chosen]), np.concatenate([p.result.preds.numpy() for p in chosen]), classes
-        )
+        pooled = pooled_metrics([p.predictions.labels.numpy() for p in chosen], [p.predictions.preds.numpy() for p in chosen], classes)
         record = {
             "model": model,
             "dataset": dataset,
             "protocol": protocol,
             "profile": profile,
             "seed": seed,
-            "split": _split_label(dataset, folds),
+            "split": evaluation.describe(len(folds)),
             "n": pooled["n"],
             "accuracy": pooled["accuracy"],
             "macro_f1": pooled["macro_f1"],
@@ -382,6 +352,7 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             "train_images_per_s": round(float(np.mean([f.train_images_per_s for f in fits])), 1),
             "params": fits[0].params,
             "device": fits[0].device,
+            "precision": fits[0].config["amp"],  # what fit resolved "auto" to and trained with
             "git_sha": git_sha,
             "pretrained": False,
             "per_class": pooled["per_class"],
@@ -392,10 +363,10 @@ def _records(model: str, dataset: str, profile: str, seed: int, folds: list[Fold
             record |= {"n_folds": len(folds), "fold_names": [f.name for f in folds]}
             for key in ("accuracy", "macro_f1", "uar"):
                 record |= {f"{key}_mean": summary[key]["mean"], f"{key}_std": summary[key]["std"]}
-            if not loso:  # k-fold reports the fold mean (the CK+ convention); LOSO keeps the pooled metrics
+            if not evaluation.pooled:  # k-fold reports the fold mean (the CK+ convention); LOSO keeps the pooled metrics
                 record["accuracy"], record["macro_f1"], record["uar"] = (summary[k]["mean"] for k in ("accuracy", "macro_f1", "uar"))
             record["pooled"] = {k: pooled[k] for k in ("accuracy", "macro_f1", "uar")}
-        if loso:
+        if evaluation.pooled:
             record |= {"uf1": pooled["macro_f1"], "n_folds": len(folds), "by_database": _by_database(folds, chosen, classes)}
         records.append(record)
     return records
@@ -408,21 +379,13 @@ def _convergence(fits: list[FitResult]) -> dict[str, Any]:
     return convergence(history, "val_macro_f1" if fits[0].config["select_metric"] == "macro_f1" else "val_acc")
 
 
-def _split_label(dataset: str, folds: list[FoldData]) -> str:
-    if folds[0].name == "official":
-        return "PrivateTest"
-    if dataset in LOSO_DATASETS:
-        return f"LOSO, {len(folds)} subjects"
-    return f"{len(folds)} subject-independent folds"
-
-
 def _by_database(folds: list[FoldData], chosen: list[Any], classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """UF1, UAR, accuracy and n per source database (CASME II / SMIC / SAMM in the composite), on pooled predictions."""
     if any("database" not in fold.test.meta for fold in folds):
         return {}
     databases = np.concatenate([fold.test.meta["database"] for fold in folds])
-    labels = np.concatenate([p.result.labels.numpy() for p in chosen])
-    preds = np.concatenate([p.result.preds.numpy() for p in chosen])
+    labels = np.concatenate([p.predictions.labels.numpy() for p in chosen])
+    preds = np.concatenate([p.predictions.preds.numpy() for p in chosen])
     out = {}
     for name in sorted(set(databases)):
         m = classification_metrics(labels[databases == name], preds[databases == name], classes)
@@ -430,14 +393,14 @@ def _by_database(folds: list[FoldData], chosen: list[Any], classes: tuple[str, .
     return out
 
 
-def _write_outputs(folder: RunFolder, result: ExperimentResult) -> None:
+def _write_outputs(folder: RunFolder, result: ExperimentResult, data_root: str | None) -> None:
     history = pd.concat([f.history.assign(fold=fold.name) for f, fold in zip(result.fits, result.folds)], ignore_index=True)
     folder.write_csv("history.csv", history)
     rows = []
     for fit_result, fold in zip(result.fits, result.folds):
         for protocol, chosen in fit_result.protocols.items():
-            probs = chosen.result.probs.numpy()
-            frame = pd.DataFrame({"sample_id": fold.test.sample_ids, "fold": fold.name, "protocol": protocol, "label": chosen.result.labels.numpy(), "pred": chosen.result.preds.numpy()})
+            probs = chosen.predictions.probs.numpy()
+            frame = pd.DataFrame({"sample_id": fold.test.sample_ids, "fold": fold.name, "protocol": protocol, "label": chosen.predictions.labels.numpy(), "pred": chosen.predictions.preds.numpy()})
             frame = frame.join(pd.DataFrame({k: v for k, v in fold.test.meta.items() if k not in frame}))
             rows.append(frame.join(pd.DataFrame(probs.round(5), columns=[f"p_{c}" for c in fit_result.class_names])))
     folder.write_csv("predictions.csv", pd.concat(rows, ignore_index=True))
@@ -450,16 +413,29 @@ def _write_outputs(folder: RunFolder, result: ExperimentResult) -> None:
     figure = plot_history(result.fits[0].history, marks, f"{result.records[0]['model']} on {result.records[0]['dataset']} (fold {result.folds[0].name})")
     folder.save_figure("history", figure)
     plt.close(figure)
-    _export_model(folder, result)
+    if len(result.models) == 1 and model_input_kind(result.config["model"]) == "image":  # one model of face images
+        face_crop = training_face_crop(result.folds[0].train, folder.final.name)
+        _export_model(folder, result, face_crop)
+        _evaluate_cross_dataset(folder, result, face_crop[0], data_root)
 
 
-def _export_model(folder: RunFolder, result: ExperimentResult) -> None:
-    """Write the honest model as a model file (fp16 weights + metadata) and its model card, single-split runs only;
-    a model too large to commit gets only a card that says so (:func:`fer_lib.model_file.export_run_model`)."""
-    if len(result.models) != 1:
-        return
+def _export_model(folder: RunFolder, result: ExperimentResult, face_crop: tuple[FaceCrop, Framing]) -> None:
+    """Write the honest model as a model file (fp16 weights + metadata) and its model card; a model too large to
+    commit gets only a card that says so (:func:`fer_lib.model_file.export_run_model`)."""
     fit_result, fold = result.fits[0], result.folds[0]
     mean, std = fit_result.normalize_mean, fit_result.normalize_std
-    path = export_run_model(folder.path, result.models[0], fold.train, fold.test, mean, std, result.records, result.config, FP16_EXPORT_LIMIT)
+    path = export_run_model(folder.path, result.models[0], fold.train, fold.test, mean, std, result.records, result.config, FP16_EXPORT_LIMIT, face_crop)
     if path is None:
         log.info("fp16 weights over %.0f MB: no model file, MODEL_CARD.md says so", FP16_EXPORT_LIMIT / 1e6)
+
+
+def _evaluate_cross_dataset(folder: RunFolder, result: ExperimentResult, crop: FaceCrop, data_root: str | None) -> None:
+    """Score the honest model on the other datasets' faces (CK+, JAFFE where present; :mod:`fer_lib.cross_dataset`)
+    into ``cross_dataset.json``, the faces of photos cropped as the model file would crop them."""
+    fit_result, config = result.fits[0], result.config
+    records = evaluate_model_cross_dataset(
+        result.models[0], fit_result.normalize_mean, fit_result.normalize_std, fit_result.class_names, config["recipe"]["img_size"], crop,
+        config["dataset"], data_root, source_model=folder.final.name, model_name=config["model"],
+    )  # fmt: skip
+    if records:
+        folder.write_json(CROSS_DATASET_FILE, records)

@@ -147,13 +147,21 @@ def _data_section(title: str, honest: dict[str, Any], class_counts: dict[str, in
     return lines
 
 
+def _trained_precision(config: dict[str, Any], record: dict[str, Any]) -> str:
+    """The precision a run trained with: its metrics records say it; a run folder without that field has it in its config."""
+    return record.get("precision", config["train_config"]["amp"])
+
+
 def _recipe_section(config: dict[str, Any], honest: dict[str, Any]) -> list[str]:
     cfg = config["train_config"]
-    augment = "off" if cfg.get("augment") is None else f"`BatchAugment({_kwargs(cfg['augment'])})` (flip, affine, erasing)"
+    spec = cfg.get("augment")
+    flow = spec is not None and spec.get("kind") == "flow"
+    name, what = ("FlowAugment", "flip, affine, (u, v) transformed as vectors") if flow else ("BatchAugment", "flip, affine, erasing")
+    augment = "off" if spec is None else f"`{name}({_kwargs({k: v for k, v in spec.items() if k != 'kind'})})` ({what})"
     return [
         f"- Profile `{config['profile']}`, seed {config['seed']}: {cfg['epochs']} epochs, batch {cfg['batch_size']}, {cfg['optimizer'].upper()} "
         f"lr {cfg['lr']:g} ({cfg['schedule']} schedule after a {cfg['warmup_epochs']:g}-epoch warm-up), weight decay {cfg['weight_decay']:g}, "
-        f"label smoothing {cfg['label_smoothing']:g}, augmentation {augment}, precision {cfg['amp']}.",
+        f"label smoothing {cfg['label_smoothing']:g}, augmentation {augment}, precision {_trained_precision(config, honest)}.",
         f"- Trained in {honest['train_wall_s'] / 3600:.2f} h on {honest['device']} ({honest['train_images_per_s']:.0f} training images/s), "
         f"commit `{honest['git_sha']}`.",
     ]
@@ -167,7 +175,8 @@ def _metrics_section(records: list[dict[str, Any]], file_metrics: dict[str, Any]
         lines.append(f"| {record['protocol']} | {record['selected_epoch']} | {scores} | {meaning} |")
     if file_metrics is None:
         return lines
-    precision = PRECISION_NAMES.get(config["train_config"]["amp"], config["train_config"]["amp"])
+    trained = _trained_precision(config, records[0])
+    precision = PRECISION_NAMES.get(trained, trained)
     return lines + [
         "",
         f"The model file holds the honest protocol's weights. Loaded with `load_model` (fp16 weights, float32 compute) it "

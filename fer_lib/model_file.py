@@ -31,12 +31,12 @@ from torch import nn
 
 from .atomic_write import write_atomic
 from .data.base import FaceDataset
-from .engine.batches import train_stats
+from .engine.batches import normalization_stats
 from .errors import ConfigError
 from .metrics import classification_metrics
 from .model_card import write_model_card
 from .models import create_model
-from .preprocess.face_crop import FaceCrop, measure_framing
+from .preprocess.face_crop import FaceCrop, Framing, measure_framing
 from .preprocess.normalize import Normalize
 from .runs import CONFIG_FILE, METRICS_FILE
 
@@ -191,6 +191,18 @@ def default_model_path(runs_root: str | os.PathLike[str] = RUNS_DIR) -> Path:
     return best[1]
 
 
+def training_face_crop(train: FaceDataset, run: str = "") -> tuple[FaceCrop, Framing]:
+    """How to crop new faces so they look like the training split's faces (their framing, measured by the detector
+    that will crop them), and that measurement."""
+    framing = measure_framing(train.images)
+    if framing.detected == 0:
+        log.warning("%s: the face detector finds no face in the training crops; new faces are cropped at the box (margin 0)", run)
+    size, channels = int(train.images.shape[-2]), int(train.images.shape[-1])
+    # Training crops were not eye-aligned by any loader, so new faces are cropped upright too.
+    crop = FaceCrop(size=size, grayscale=channels == 1, margin=round(framing.margin, 2) if framing.detected else 0.0, align=False)
+    return crop, framing
+
+
 def export_run_model(
     run_dir: str | os.PathLike[str],
     model: nn.Module,
@@ -201,13 +213,15 @@ def export_run_model(
     records: list[dict[str, Any]],
     config: dict[str, Any],
     max_bytes: int,
+    face_crop: tuple[FaceCrop, Framing] | None = None,
 ) -> Path | None:
     """Write a finished single-split run's model file and ``MODEL_CARD.md``; return the model file, or ``None`` when its
     fp16 weights exceed ``max_bytes`` (the card then says so and no model file is written).
 
     ``model`` holds the honest epoch's weights, ``train`` is the training split it learned from (its statistics are
     ``mean``/``std``, its framing is measured for the crop recipe), ``test`` the test split (the card reports what the
-    written file itself scores on it), ``records`` the run's ``metrics.json`` records.
+    written file itself scores on it), ``records`` the run's ``metrics.json`` records, ``face_crop`` the
+    :func:`training_face_crop` of ``train`` when the caller has it.
     """
     run_dir = Path(run_dir)
     counts = train.class_counts()
@@ -216,9 +230,7 @@ def export_run_model(
         (run_dir / MODEL_FILE).unlink(missing_ok=True)
         write_model_card(run_dir, records, config, counts, None, None, None, state_bytes(state), max_bytes)
         return None
-    framing = measure_framing(train.images)
-    if framing.detected == 0:
-        log.warning("%s: the face detector finds no face in the training crops; new faces are cropped at the box (margin 0)", run_dir.name)
+    crop, framing = face_crop or training_face_crop(train, run_dir.name)
     honest = next(r for r in records if r["protocol"] == "honest")
     size, channels = int(train.images.shape[-2]), int(train.images.shape[-1])
     info = ModelInfo(
@@ -230,8 +242,7 @@ def export_run_model(
         class_names=tuple(train.class_names),
         mean=tuple(float(v) for v in np.atleast_1d(mean)),
         std=tuple(float(v) for v in np.atleast_1d(std)),
-        # Training crops were not eye-aligned by any loader, so new faces are cropped upright too.
-        crop=FaceCrop(size=size, grayscale=channels == 1, margin=round(framing.margin, 2) if framing.detected else 0.0, align=False),
+        crop=crop,
         run=run_dir.name,
         dataset=config["dataset"],
         protocol="honest",
@@ -284,7 +295,7 @@ def export_run(run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str
         rerun = f"python -m fer_lib study --only \"{config['model']} {config['dataset']}\" --force"
         raise ConfigError(f"{run_dir} holds no weights ({MODEL_FILE} or {LEGACY_WEIGHTS}): re-run it (`{rerun}`)")
     # A model too large to commit has no weights here; export_run_model then writes only its card.
-    path = export_run_model(run_dir, model, fold.train, fold.test, *train_stats(fold.train), records, config, FP16_EXPORT_LIMIT)
+    path = export_run_model(run_dir, model, fold.train, fold.test, *normalization_stats(fold.train), records, config, FP16_EXPORT_LIMIT)
     legacy.unlink(missing_ok=True)
     return path
 

@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 
 from .atomic_write import write_atomic
 from .engine.config import NON_SEMANTIC_FIELDS, TrainConfig
+from .engine.distributed import launch_rank
 from .profiles import resolve_recipe
 
 CONFIG_FILE = "config.json"
@@ -222,6 +223,7 @@ def environment_info(device: torch.device | str) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
+        "world_size": launch_rank()[1],  # processes training the run together (torchrun), each on its own device
     }
 
 
@@ -248,29 +250,37 @@ class RunFolder:
 
     ``path`` is the staging folder ``<final's parent>/.partial/<name>/`` (same name, so files that name their run read
     right) unless ``staged=False``, for a folder of its own (a new temporary one): then ``path`` is ``final``.
+
+    Under ``torchrun`` every rank runs the same experiment (training needs them all), but only rank 0 :attr:`writes`:
+    on the other ranks writing and :meth:`finish` create, change and move nothing.
     """
 
     def __init__(self, final: str | os.PathLike[str], staged: bool = True) -> None:
         self.final = Path(final)
         self.path = staging_path(self.final) if staged else self.final
         self.finished = False
+        self.writes = launch_rank()[0] == 0
 
     def write_json(self, name: str, data: Any) -> None:
-        write_json(self._target(name), data)
+        if self._writing(name):
+            write_json(self.path / name, data)
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
-        write_atomic(self._target(name), lambda p: frame.to_csv(p, index=False))
+        if self._writing(name):
+            write_atomic(self.path / name, lambda p: frame.to_csv(p, index=False))
 
     def save_figure(self, name: str, figure: Figure) -> None:
         """``figures/<name>.png``."""
-        (self.path / "figures").mkdir(parents=True, exist_ok=True)
-        save_figure(self._target(f"figures/{name}.png"), figure)
+        if self._writing(f"figures/{name}.png"):
+            save_figure(self.path / "figures" / f"{name}.png", figure)
 
-    def _target(self, name: str) -> Path:
+    def _writing(self, name: str) -> bool:
+        """Whether this process writes ``name`` (its folder is then created); writing after :meth:`finish` is an error on every rank."""
         if self.finished:
             raise RuntimeError(f"{self.final} is finished ({METRICS_FILE} written): write {name} before finish()")
-        self.path.mkdir(parents=True, exist_ok=True)
-        return self.path / name
+        if self.writes:
+            (self.path / name).parent.mkdir(parents=True, exist_ok=True)
+        return self.writes
 
     def finish(self, records: list[dict[str, Any]]) -> Path:
         """Validate the records, write ``metrics.json`` last and move the run into :attr:`final`; return it."""
@@ -278,7 +288,7 @@ class RunFolder:
         if problem:
             raise ValueError(f"metrics for {self.final.name}: {problem}")
         self.write_json(METRICS_FILE, records)
-        if self.path != self.final:
+        if self.writes and self.path != self.final:
             replace_folder(self.path, self.final)
         self.finished = True
         return self.final

@@ -37,7 +37,7 @@ def main(data_path: str, out_dir: str) -> None:
         "world_size": result.world_size,
         "history": result.history.to_dict(orient="list"),
         "honest_epoch": result.honest.epoch,
-        "honest_logits": result.honest.result.logits.tolist(),
+        "honest_logits": result.honest.predictions.logits.tolist(),
         "test_selected_epoch": result.test_selected.epoch,
         "param_checksum": float(sum(p.detach().double().sum() for p in model.parameters())),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 import fer_lib.__main__ as cli
 import fer_lib.dry_run
 from fer_lib.__main__ import main
+from fer_lib.profiles import PROFILES
 
 from .test_data_errors import fer2013_folders
 
@@ -144,3 +146,21 @@ def test_help_names_the_environment(capsys):
             main([command, "--help"] if command else ["--help"])
         text = capsys.readouterr().out
         assert "FER_DATA" in text and "FER_CACHE" in text, command
+
+
+def test_recipe_prints_each_setting_with_its_source(capsys):
+    assert main(["recipe", "--model", "mfem_lstm", "--dataset", "megc2019", "--profile", "cpu", "--set", "epochs=3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "LeaveOneSubjectOut" in lines[0]
+    rows = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines[1:]}
+    assert rows["modality"] == ['"apex_flow"', "model mfem_lstm input"]
+    assert rows["epochs"] == ["3", "overrides"] and rows["nesterov"] == ["true", "TrainConfig default"]
+    assert main(["recipe", "--model", "dcn_cbam", "--dataset", "fer2013", "--json"]) == 0
+    recipe = {row["key"]: row for row in json.loads(capsys.readouterr().out)["recipe"]}
+    assert recipe["img_size"] == {"key": "img_size", "value": 48, "source": "model dcn_cbam input"}  # its builder's default size
+    assert recipe["batch_size"] == {"key": "batch_size", "value": PROFILES["cpu"]["batch_size"], "source": "profile cpu"}
+
+
+def test_recipe_refuses_a_key_the_run_would_refuse(capsys):
+    assert main(["recipe", "--model", "dcn_cbam", "--dataset", "fer2013", "--set", "epoch=3"]) == 2
+    assert "epoch" in capsys.readouterr().err

@@ -1,8 +1,10 @@
 """Micro-expression clip loaders (CASME II, SAMM, SMIC-HS): fixtures in each database's public layout, every
-bad-input case, and the real CASME II sub01 clips and coding tables under FER_DATA."""
+bad-input case, a new database made of a table entry alone, and the real CASME II sub01 clips and coding tables
+under FER_DATA."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import shutil
@@ -15,6 +17,7 @@ import pandas as pd
 import pytest
 
 from fer_lib.data import DatasetFormatError, DatasetNotFoundError, create_dataset
+from fer_lib.data.clips import ClipColumns, ClipDatabase, load_clip_dataset
 from fer_lib.data.labels import MEGC_CLASSES
 
 CASME2_HEADER = ["Subject", "Filename", "OnsetFrame", "ApexFrame", "OffsetFrame", "Action Units", "Estimated Emotion"]
@@ -366,6 +369,51 @@ def test_smic_badly_named_clip(tmp_path):
     write_table(tmp_path / "smic" / "smic_apex.xlsx", SMIC_HEADER, [["smic", 1, "s1_angry_02", 0, 1, 2, 3]])
     with pytest.raises(DatasetFormatError, match=r"clip 's1_angry_02' is not named"):
         create_dataset("smic", tmp_path)
+
+
+# --- a new database is a table entry -------------------------------------------------------------------------
+
+TOY = ClipDatabase(
+    name="toy",
+    title="Toy ME",
+    source="the test suite",
+    emotions=("happiness", "surprise", "disgust", "other"),
+    table_names=("toy_codes.xlsx",),
+    columns=ClipColumns(subject="Participant", clip="Clip", onset="Start", apex="Peak", offset="End", emotion="Emotion"),
+    frames_dir="frames",
+    subject_prefix="p",
+    subject_id="P{number:03d}",
+    clip_folder="{subject}/clips/{clip}",
+    frame_file=re.compile(r"f(?P<frame>\d+)\.png"),
+    frame_hint="f<frame>.png",
+    folders=("toy",),
+    markers=("toy_codes.xlsx",),
+    layout="toy_codes.xlsx + frames/P<NNN>/clips/<Clip>/f<frame>.png",
+)
+
+
+def test_a_new_clip_database_is_a_table_entry(tmp_path, caplog):
+    folder = tmp_path / "toy"
+    write_table(folder / "me_labels" / "toy_codes.xlsx", ["Participant", "Clip", "Start", "Peak", "End", "Emotion"], [
+        ["p1", "c1", 10, 12, 14, "Happiness"], ["2", "c2", 3, 5, 7, "Other"], ["p2", "c3", 30, 31, 32, "surprise"],
+    ])
+    for subject, clip, frames in (("P001", "c1", range(10, 15)), ("P002", "c2", range(3, 8)), ("P002", "c3", range(30, 33))):
+        write_frames(folder / "frames" / subject / "clips" / clip, "f{}.png", frames)
+    write_frames(folder / "frames" / "P001" / "clips" / "c1", "img{}.png", [12])  # not this database's frame pattern
+    with caplog.at_level(logging.WARNING):
+        emotion = load_clip_dataset(TOY, folder, "all", frames="onset_apex_offset", classes="emotion")
+    assert emotion.sample_ids.tolist() == ["P001/c1", "P002/c2", "P002/c3"] and emotion.subjects.tolist() == ["P001", "P002", "P002"]
+    assert [emotion.class_names[i] for i in emotion.labels] == ["happiness", "other", "surprise"]
+    assert frame_shades(emotion.images).tolist() == [[shade(n) for n in clip] for clip in ((10, 12, 14), (3, 5, 7), (30, 31, 32))]
+    assert emotion.meta["action_units"].tolist() == ["", "", ""]
+    assert "ignored 1 files in clip folders that are not frames named f<frame>.png" in caplog.text
+    megc3 = load_clip_dataset(TOY, folder, "all")
+    assert dict(zip(megc3.sample_ids, (MEGC_CLASSES[i] for i in megc3.labels))) == {"P001/c1": "positive", "P002/c3": "surprise"}
+
+
+def test_a_clip_database_entry_needs_one_source_of_emotions():
+    with pytest.raises(ValueError, match="exactly one of an emotion column or a clip_pattern"):
+        dataclasses.replace(TOY, columns=ClipColumns(subject="s", clip="c", onset="o", apex="a", offset="f"))
 
 
 # --- real data (FER_DATA) -------------------------------------------------------------------------------------

@@ -100,6 +100,21 @@ def test_unknown_class_folder(tmp_path):
         create_dataset("fer2013", tmp_path, "train")
 
 
+def test_two_folders_of_one_class(tmp_path):
+    folder = fer2013_folders(tmp_path)
+    write_image(folder / "train" / "anger" / "Training_99.jpg")  # an alias of angry: the same class twice
+    with pytest.raises(DatasetFormatError, match="folders 'anger' and 'angry' both hold class angry"):
+        create_dataset("fer2013", tmp_path, "train")
+
+
+def test_class_folders_without_images(tmp_path):
+    folder = fer2013_folders(tmp_path)
+    for file in (folder / "test").rglob("*.jpg"):
+        file.unlink()
+    with pytest.raises(DatasetFormatError, match="test holds no images in its class folders"):
+        create_dataset("fer2013", tmp_path, "train")
+
+
 def test_unexpected_file_name(tmp_path):
     folder = fer2013_folders(tmp_path)
     write_image(folder / "train" / "happy" / "PrivateTest_5.jpg")

@@ -1,4 +1,4 @@
-"""The loaders on the real data under FER_DATA give the documented counts (../shared/data/README.md)."""
+"""The loaders on the real data under FER_DATA give the counts the datasets document (FER2013 official split, CK+48, MEGC2019)."""
 
 from __future__ import annotations
 
@@ -62,4 +62,4 @@ def test_cli_json_prints_exact_counts(fer_data, capsys):
     assert entries["ckplus"]["splits"]["all"]["subjects"] == 118
     assert entries["megc2019"]["splits"]["all"]["n"] == 442
     missing = [e for e in entries.values() if not e["found"]]
-    assert missing and all(e["source"] for e in missing)  # not-found datasets say where to get them
+    assert all(e["source"] for e in missing)  # a dataset not found says where to get it (none missing is fine too)

@@ -17,11 +17,14 @@ import pandas as pd
 import pytest
 import torch
 
+from fer_lib import profiles
 from fer_lib.claims import compare_to_claim, load_claims
-from fer_lib.data import create_dataset
+from fer_lib.data import create_dataset, list_datasets
+from fer_lib.engine import resolve_amp
 from fer_lib.errors import ConfigError
 from fer_lib.experiment import run_experiment
-from fer_lib.profiles import resolve_recipe
+from fer_lib.models import list_models
+from fer_lib.profiles import explain_recipe, resolve_recipe
 from fer_lib.runs import REQUIRED_KEYS, RunFolder, inspect_run, staging_path
 
 TINY = {"epochs": 1, "batch_size": 16, "train_limit": 64, "eval_limit": 32, "model_kwargs": {"widths": (8, 16, 32, 64)}, "progress": False}
@@ -65,6 +68,10 @@ def test_fer2013_run_folder_is_complete(fer_data, tmp_path):
     assert (honest["label"] == honest["pred"]).mean() == pytest.approx(records[0]["accuracy"])
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"]["train_limit"] == 64 and config["overrides"]["epochs"] == 1 and config["code_version"] == records[0]["git_sha"]
+    # the config keeps the precision as asked; the metrics say what fit resolved it to (smoke: torch's own thread count)
+    assert config["train_config"]["amp"] == "auto"
+    assert records[0]["precision"] == resolve_amp("auto", torch.device("cpu"))
+    assert set(records[0]["convergence"]) >= {"basis", "best_epoch", "converged"}
     assert inspect_run(run).status == "complete"
     inputs, faces, labels = result.test_examples(n=4)
     assert inputs.shape == (4, 1, 48, 48) and faces.shape == (4, 48, 48, 1) and len(labels) == 4
@@ -175,17 +182,25 @@ def test_recipe_overrides_and_unknown_profile():
         run_experiment("irnet", "fer2013", "fast")
 
 
-def test_recipe_layers_apply_in_order():
-    # profile < dataset < model < (model, dataset): IRNet's FER2013 cap leaves it CK+'s budget, shared with DCN+CBAM.
-    assert resolve_recipe("cpu", "irnet", "fer2013")["epochs"] == 10
-    assert resolve_recipe("cpu", "irnet", "ckplus")["epochs"] == resolve_recipe("cpu", "dcn_cbam", "ckplus")["epochs"] == 30
-    assert resolve_recipe("cpu", "lkcnn", "megc2019")["epochs"] == 20  # the model layer wins over the dataset's 60
+def test_recipe_layers_apply_in_order_and_name_their_source(monkeypatch):
+    """profile < dataset < model input < model budget < (model, dataset) < overrides, on fixture layers."""
+    monkeypatch.setattr(profiles, "PROFILES", {"p": {"epochs": 1, "lr": 0.1, "img_size": 48, "batch_size": 8}})
+    monkeypatch.setattr(profiles, "DATASET_OVERRIDES", {("p", "d"): {"epochs": 2, "lr": 0.2, "img_size": 28}})
+    monkeypatch.setattr(profiles, "MODEL_OVERRIDES", {("p", "lkcnn"): {"epochs": 3, "modality": "apex_flow"}})
+    monkeypatch.setattr(profiles, "RUN_OVERRIDES", {("p", "lkcnn", "d"): {"epochs": 4}})
+    assert resolve_recipe("p", "lkcnn", "d", {"epochs": 5, "lr": None})["epochs"] == 5
+    sources = {key: (value, source) for key, value, source in explain_recipe("p", "lkcnn", "d")}
+    assert sources["epochs"] == (4, "lkcnn on d (p)") and sources["lr"] == (0.2, "dataset d (p)")
+    assert sources["batch_size"] == (8, "profile p") and sources["momentum"][1] == "TrainConfig default"
+    assert sources["modality"] == ("apex_flow", "model lkcnn budget (p)")  # a budget layer may override the declared input
+    assert resolve_recipe("p", "ststnet", "d")["modality"] == "flow"  # as ststnet declares it
+    assert "modality" not in resolve_recipe("p", "resnet18_fer", "d")  # an image model declares none
 
 
-def test_claims_come_from_the_data_file():
+def test_claims_name_registered_models_and_datasets():
     claims = load_claims()
-    assert set(claims) == {"irnet", "dcn_cbam", "lkcnn", "mfem_lstm", "ststnet", "ststnet_weights"}
-    assert {c.source for k, c in claims.items() if not k.startswith("ststnet")} == {"survey"}
+    assert {c.model for c in claims.values()} <= set(list_models()) and {c.dataset for c in claims.values()} <= set(list_datasets())
+    assert all(0 < value <= 1 for c in claims.values() for value in c.metrics.values())
     record = {"protocol": "honest", "dataset": "fer2013", "profile": "cpu", "device": "cpu", "accuracy": 0.6}
     table = compare_to_claim([record], claims["irnet"])
     assert "paper's number is on rafdb" in table.iloc[0]["differences"]

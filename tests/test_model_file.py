@@ -13,7 +13,7 @@ import torch
 
 from fer_lib.data.base import FaceDataset
 from fer_lib.data.io import read_images
-from fer_lib.engine.batches import model_input, train_stats
+from fer_lib.engine.batches import model_input, normalization_stats
 from fer_lib.errors import ConfigError
 from fer_lib.model_card import CARD_FILE
 from fer_lib.model_file import (
@@ -133,7 +133,7 @@ def test_unknown_model_and_non_torch_and_missing_files_are_refused(tmp_path):
 def test_to_model_input_matches_the_engine_normalisation(fer_data):
     images, labels = fer2013_faces(fer_data, 21)
     train = FaceDataset("fer2013", "train", images, labels, CLASSES, np.array([str(i) for i in range(len(labels))]))
-    mean, std = train_stats(train)
+    mean, std = normalization_stats(train)
     info = small_info(mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std))
     engine = model_input(train.tensors()[0], Normalize(mean, std), None, channels_last=False)
     ours = to_model_input(images, info)
@@ -151,7 +151,7 @@ def test_export_writes_model_file_and_card_from_the_run(fer_data, tmp_path):
     records = [_record(p, acc) for p, acc in (("honest", 0.25), ("test_selected", 0.3))]
     config = {"model": "resnet18_fer", "dataset": "fer2013", "profile": "smoke", "seed": 0, "recipe": {"model_kwargs": SMALL}}
     config["train_config"] = _train_config()
-    mean, std = train_stats(train)
+    mean, std = normalization_stats(train)
     path = export_run_model(tmp_path, small_model(), train, test, mean, std, records, config, max_bytes=10_000_000)
     model, info = load_model(path)
     assert info.mean == (float(mean[0]),) and info.std == (float(std[0]),) and info.epoch == 2 and info.metrics["accuracy"] == 0.25

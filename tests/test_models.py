@@ -17,7 +17,7 @@ from pytorch_grad_cam import GradCAM
 from torch import nn
 
 from fer_lib.layers import AttentionMap, MultiHeadCrossAttention, capture_attention_maps
-from fer_lib.models import INPUT_KINDS, create_model, default_cam_layer, list_models, model_input_kind, register_model
+from fer_lib.models import INPUT_KINDS, ModelInput, create_model, default_cam_layer, list_models, model_input, model_input_kind, register_model
 from fer_lib.models import registry
 
 MODELS = list_models()
@@ -68,9 +68,10 @@ def test_input_kinds() -> None:
 
 
 def test_register_model_forms(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bare ``@register_model`` is an image model; ``@register_model(input_kind=...)`` declares the kind; a name is taken once."""
+    """Bare ``@register_model`` is an image model; ``@register_model(input_kind=..., modality=...)`` declares what it
+    reads; a name is taken once."""
     monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
-    monkeypatch.setattr(registry, "_INPUT_KINDS", dict(registry._INPUT_KINDS))
+    monkeypatch.setattr(registry, "_INPUTS", dict(registry._INPUTS))
 
     def plain_test_model(num_classes: int = 7, in_chans: int = 1, img_size: int = 48) -> nn.Module:
         return nn.Linear(in_chans * img_size * img_size, num_classes)
@@ -79,8 +80,10 @@ def test_register_model_forms(monkeypatch: pytest.MonkeyPatch) -> None:
         return nn.Sequential(nn.Flatten(), nn.Linear(in_chans * img_size * img_size, num_classes))
 
     assert register_model(plain_test_model) is plain_test_model
-    assert register_model(input_kind="flow")(flow_test_model) is flow_test_model
+    assert register_model(input_kind="flow", modality="flow")(flow_test_model) is flow_test_model
     assert model_input_kind("plain_test_model") == "image" and model_input_kind("flow_test_model") == "flow"
+    assert model_input("flow_test_model") == ModelInput(kind="flow", modality="flow", in_chans=3, img_size=28)
+    assert model_input("plain_test_model").modality is None
     assert create_model("flow_test_model")[1].in_features == 3 * 28 * 28  # unset sizes: the builder's defaults
     assert create_model("flow_test_model", 3, None, 14)[1].in_features == 3 * 14 * 14
     with pytest.raises(ValueError, match="already registered"):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import pytest
 import torch
 
 from fer_lib.engine import cpu_bf16_speedup, precision, resolve_amp
-from fer_lib.experiment import train_config
-from fer_lib.profiles import resolve_recipe
+from fer_lib.engine.loop import autocast
 
 
 @pytest.mark.parametrize("amp", ["bf16", "none"])
@@ -29,8 +29,8 @@ def test_probe_is_measured_once_and_kept() -> None:
     assert cpu_bf16_speedup() == first  # cached: every layer of a run sees the same choice
 
 
-def test_run_config_records_the_resolved_precision() -> None:
-    """The cpu profile leaves amp at "auto"; the run's config.json must say what it trains with."""
-    recipe = resolve_recipe("cpu", "resnet18_fer", "fer2013", {})
-    assert "amp" not in recipe
-    assert train_config(recipe, seed=0, device="cpu").amp == resolve_amp("auto", torch.device("cpu"))
+def test_the_loops_take_only_a_resolved_precision() -> None:
+    """Precision is resolved once, by fit: a loop handed "auto" refuses it instead of measuring again."""
+    with pytest.raises(ValueError, match="resolve 'auto' first"):
+        autocast(torch.device("cpu"), "auto")
+    assert isinstance(autocast(torch.device("cpu"), "none"), nullcontext)

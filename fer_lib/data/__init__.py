@@ -2,7 +2,7 @@
 
 # Importing a dataset module registers it: still images, then micro-expression clips and the MEGC2019 composite.
 from . import affectnet, ckplus, expw, fer2013, jaffe, rafdb  # noqa: F401
-from . import casme2, megc2019, samm, smic  # noqa: F401
+from . import clip_databases, megc2019  # noqa: F401
 from .base import FaceDataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .splits import Fold, loso_folds, stratified_subset, subject_kfold, validation_split

@@ -38,7 +38,8 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_face_crops, read_images
 from .labels import AFFECTNET_CLASSES, AFFECTNET_NON_EXPRESSION_IDS, class_index
-from .layout import IMAGE_EXTENSIONS
+from .layout import scan_class_folders
+from .protocols import OfficialSplit
 from .registry import DatasetSpec, register_dataset
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,10 @@ def _warn_extra_entries(folder: Path) -> None:
 
 
 def _load_folder_split(folder: Path, split: str, params: dict[str, Any], use_cache: bool) -> FaceDataset:
-    samples = _scan_class_folders(folder / SPLIT_FOLDERS[split], params["classes"])
+    split_folder = folder / SPLIT_FOLDERS[split]
+    scanned = scan_class_folders(split_folder, AFFECTNET_CLASSES, require_all=False, label_of=_folder_label)
+    keep = _drop_contempt(np.array([label for _, label in scanned]), params["classes"], split_folder)
+    samples = [sample for sample, kept in zip(scanned, keep) if kept]
     return cached_dataset(
         "affectnet",
         {**params, "split": split, "layout": "folders"},
@@ -213,36 +217,6 @@ def _folder_label(name: str, where: Path) -> int:
             raise DatasetFormatError(f"Class folder {where} is not an AffectNet expression id 0..{len(AFFECTNET_CLASSES) - 1}")
         return int(name)
     return class_index(name, AFFECTNET_CLASSES, str(where))
-
-
-def _scan_class_folders(split_folder: Path, classes: int) -> list[tuple[Path, int]]:
-    """``(path, label)`` for the images in ``split_folder/<class>/``, sorted; other files are counted in a warning."""
-    if not split_folder.is_dir():
-        raise DatasetNotFoundError(f"AffectNet image-folder layout needs {split_folder}/<class>/ (one folder per expression)")
-    samples: list[tuple[Path, int]] = []
-    seen: dict[int, str] = {}
-    ignored: list[str] = []
-    for entry in sorted(os.scandir(split_folder), key=lambda e: e.name):
-        if entry.name.startswith("."):
-            continue
-        if not entry.is_dir():
-            ignored.append(entry.name)
-            continue
-        label = _folder_label(entry.name, Path(entry.path))
-        if label in seen:
-            raise DatasetFormatError(f"{split_folder}: folders {seen[label]!r} and {entry.name!r} both hold class {AFFECTNET_CLASSES[label]}")
-        seen[label] = entry.name
-        for file in sorted(os.scandir(entry.path), key=lambda e: e.name):
-            if file.name.lower().endswith(IMAGE_EXTENSIONS):
-                samples.append((Path(file.path), label))
-            elif not file.name.startswith("."):
-                ignored.append(f"{entry.name}/{file.name}")
-    if ignored:
-        log.warning("AffectNet %s: ignored %d entries that are not class folders or images, e.g. %s", split_folder, len(ignored), ignored[:3])
-    if not samples:
-        raise DatasetFormatError(f"AffectNet {split_folder} holds no images in class folders")
-    keep = _drop_contempt(np.array([label for _, label in samples]), classes, split_folder)
-    return [sample for sample, kept in zip(samples, keep) if kept]
 
 
 def _build_from_folders(folder: Path, split: str, samples: list[tuple[Path, int]], size: int, color: Color, classes: int) -> FaceDataset:
@@ -282,5 +256,6 @@ register_dataset(
         markers=(f"{CSV_FOLDER}/training.csv", "train/contempt", "train/7"),
         layout=f"{CSV_FOLDER}/{{training,validation}}.csv + Manually_Annotated_Images/, or train/<class>/ and val/<class>/ image folders",
         source=SOURCE,
+        protocol=OfficialSplit(train="train", test="test", test_label="official validation set"),
     )
 )

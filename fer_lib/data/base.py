@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -39,6 +40,7 @@ class FaceDataset(Dataset):
     meta: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.class_names = tuple(str(c) for c in self.class_names)  # plain str: e.g. numpy's str_ would not survive JSON or weights_only loading
         n = len(self.labels)
         if self.images.dtype != np.uint8 or self.images.ndim not in (4, 5):
             raise DatasetFormatError(f"{self.name}: images must be uint8 (N,H,W,C) or (N,T,H,W,C), got {self.images.dtype} {self.images.shape}")
@@ -73,6 +75,14 @@ class FaceDataset(Dataset):
         """Samples per class, in class order."""
         counts = np.bincount(self.labels, minlength=self.num_classes)
         return {name: int(c) for name, c in zip(self.class_names, counts)}
+
+    def content_digest(self) -> str:
+        """Hex digest of the images, labels and sample ids: equal digests, equal data (cache keys, resumed runs)."""
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(np.ascontiguousarray(self.images).data)
+        digest.update(np.ascontiguousarray(self.labels).tobytes())
+        digest.update("\n".join(map(str, self.sample_ids)).encode())
+        return digest.hexdigest()
 
     def subset(self, indices: Sequence[int] | np.ndarray, split: str | None = None) -> "FaceDataset":
         """A new dataset holding the rows ``indices`` (arrays are indexed, not shared)."""

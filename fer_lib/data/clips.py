@@ -1,9 +1,11 @@
-"""Micro-expression clips: coding tables, frame selection and the clip dataset shared by CASME II, SAMM and SMIC.
+"""Micro-expression clips: the one loader that every clip database (CASME II, SAMM, SMIC) is an entry of.
 
 Each of these databases ships one frame folder per clip and a coding table (Excel) that gives every clip's
-onset, apex and offset frame and its emotion. A database module reads its table into :class:`ClipRecord`s;
-this module finds each clip's folder, picks the frames (onset + apex for optical flow, onset + apex + offset,
-or T frames for sequence models), decodes them once into a cached ``(N, T, H, W, C)`` uint8 array at native
+onset, apex and offset frame and its emotion. A :class:`ClipDatabase` entry says what differs between them
+(the table's file and column names, how subjects and clip folders are named, the frame file names, the
+emotions); :mod:`fer_lib.data.clip_databases` holds the entries. :func:`load_clip_dataset` reads an entry's table
+into :class:`ClipRecord`s, finds each clip's folder, picks the frames (onset + apex for optical flow, onset + apex +
+offset, or T frames for sequence models), decodes them once into a cached ``(N, T, H, W, C)`` uint8 array at native
 resolution (faces are cropped later, by preprocessing) and selects the classes: the database's own emotions
 or the three MEGC2019 classes.
 
@@ -20,9 +22,9 @@ import re
 import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal, Mapping, Union
 
 import numpy as np
 import pandas as pd
@@ -45,16 +47,71 @@ HEADER_SEARCH_ROWS = 30  # SAMM's table has title rows above its header (row 14 
 LABEL_FOLDER = "me_labels"  # where our data root ships the SAMM and SMIC coding tables
 
 
+def normalize_column(name: str) -> str:
+    """Column key that ignores case, spaces and underscores (``Onset Frame``, ``OnsetFrame``, ``onset_frame``)."""
+    return re.sub(r"[\s_]+", "", name).lower()
+
+
+@dataclass(frozen=True)
+class ClipColumns:
+    """A coding table's columns, written as the table heads them: they are matched with :func:`normalize_column`
+    and error messages quote them. ``None``: the table has no such column."""
+
+    subject: str
+    clip: str  # the clip's frame folder name
+    onset: str
+    apex: str
+    offset: str
+    emotion: str | None = None  # None: the emotion is the class code in the clip name
+    action_units: str | None = None
+    label: str | None = None  # a class index, checked to agree with the clip name's class code
+
+    def keys(self) -> tuple[str, ...]:
+        """The normalized names of the columns a header row must hold."""
+        names = (self.subject, self.clip, self.label, self.onset, self.apex, self.offset, self.action_units, self.emotion)
+        return tuple(normalize_column(name) for name in names if name is not None)
+
+
 @dataclass(frozen=True)
 class ClipDatabase:
-    """What differs between the clip databases (names, source, emotion classes, frame file names)."""
+    """One clip database: everything that differs between them. A new clip database is a new instance of this
+    (in :data:`fer_lib.data.clip_databases.CLIP_DATABASES`), not new code.
+
+    Paths of clip folders are built from ``subject_id`` and ``clip_folder``, :meth:`str.format` templates with the
+    fields ``number`` (the subject number read from the table), ``subject`` (the subject id), ``emotion`` and
+    ``clip`` (the clip name from the table).
+    """
 
     name: str
     title: str
-    source: str
-    emotions: tuple[str, ...]
+    source: str  # where users obtain the database
+    emotions: tuple[str, ...]  # the ``emotion`` classes, lower case
+    table_names: tuple[str, ...]  # file names the coding table is shipped under, in order of preference
+    columns: ClipColumns
+    frames_dir: str  # the folder of clip folders, relative to the dataset folder
+    subject_prefix: str  # regex that may precede the subject number in the table (``sub`` of ``sub01``)
+    subject_id: str  # template of the subject id, as MEGC2019 names subjects (``sub{number:02d}``)
+    clip_folder: str  # template of a clip's folder under ``frames_dir`` (``{subject}/{clip}``)
     frame_file: re.Pattern[str]  # full match of a frame's file name; group "frame" is the frame number
     frame_hint: str  # how frame files are named, for error messages
+    folders: tuple[str, ...]  # registry: names of the dataset folder under the data root
+    markers: tuple[str, ...]  # registry: paths whose presence identifies the dataset folder
+    layout: str  # registry: the layout, for "not found" errors
+    offset_optional: bool = False  # an unannotated offset means the clip folder's last frame (else it is an error)
+    # Clip names that encode subject and class (SMIC's s3_po_01): a full match with group "code" (a key of
+    # ``emotion_codes``) and optionally "subject" (must equal the subject column); ``clip_hint`` describes it.
+    clip_pattern: re.Pattern[str] | None = None
+    clip_hint: str = ""
+    emotion_codes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        coded = self.clip_pattern is not None and "code" in self.clip_pattern.groupindex
+        if (self.columns.emotion is None) != coded:
+            raise ValueError(f"clip database {self.name}: the emotion must come from exactly one of an emotion column or a clip_pattern group 'code'")
+        if self.columns.label is not None and not coded:
+            raise ValueError(f"clip database {self.name}: a label column is checked against the clip name's code; give a clip_pattern group 'code'")
+        if not set(self.emotion_codes.values()) <= set(self.emotions):
+            raise ValueError(f"clip database {self.name}: emotion_codes {dict(self.emotion_codes)} name emotions outside {self.emotions}")
 
 
 @dataclass(frozen=True)
@@ -78,11 +135,6 @@ class ClipRecord:
     @property
     def sample_id(self) -> str:
         return f"{self.subject}/{self.episode}"
-
-
-def normalize_column(name: str) -> str:
-    """Column key that ignores case, spaces and underscores (``Onset Frame``, ``OnsetFrame``, ``onset_frame``)."""
-    return re.sub(r"[\s_]+", "", name).lower()
 
 
 def read_coding_table(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -110,17 +162,63 @@ def read_coding_table(path: Path, columns: tuple[str, ...]) -> list[tuple[int, d
     )
 
 
-def find_coding_table(folder: Path, names: tuple[str, ...], frames_dir: Path, database: ClipDatabase) -> Path:
+def find_coding_table(folder: Path, frames_dir: Path, database: ClipDatabase) -> Path:
     """The coding table: in the dataset folder, its frame folder, ``me_labels/`` inside it or ``me_labels/`` beside it."""
     places = (folder, frames_dir, folder / LABEL_FOLDER, folder.parent / LABEL_FOLDER)
     for place in places:
-        for name in names:
+        for name in database.table_names:
             if (place / name).is_file():
                 return place / name
     raise DatasetNotFoundError(
-        f"{database.title} coding table {' or '.join(names)} not found in any of {[str(p) for p in places]}. "
+        f"{database.title} coding table {' or '.join(database.table_names)} not found in any of {[str(p) for p in places]}. "
         f"It comes with the dataset: obtain {database.title} from {database.source}"
     )
+
+
+def _clip_record(database: ClipDatabase, row: int, cells: dict[str, str], table: Path, frames_dir: Path) -> ClipRecord:
+    """The clip of one coding-table row, with every cell checked; errors name the table, the row and the column."""
+    columns = database.columns
+
+    def cell(column: str) -> str:
+        return cells[normalize_column(column)]
+
+    number = subject_number(cell(columns.subject), table, row, database.subject_prefix)
+    subject = database.subject_id.format(number=number)
+    episode = clip_name(cell(columns.clip), table, row, columns.clip)
+    # The emotion is coded in the clip name (checked before the frames) or has its own column (checked after them).
+    coded = _coded_emotion(database, episode, number, table, row) if columns.emotion is None else ""
+    if columns.emotion is None and columns.label is not None:
+        label = database.emotions.index(coded)
+        if cell(columns.label) != str(label):
+            raise DatasetFormatError(f"{table} row {row}: label {cell(columns.label)!r} disagrees with clip {episode} ({coded} is {label})")
+    offset_number = optional_frame_number if database.offset_optional else frame_number
+    onset = frame_number(cell(columns.onset), table, row, columns.onset)
+    apex = optional_frame_number(cell(columns.apex), table, row, columns.apex)
+    offset = offset_number(cell(columns.offset), table, row, columns.offset)
+    emotion = coded if columns.emotion is None else emotion_name(cell(columns.emotion), database, table, row)
+    return ClipRecord(
+        subject=subject,
+        episode=episode,
+        folder=frames_dir / database.clip_folder.format(number=number, subject=subject, emotion=emotion, clip=episode),
+        onset=onset,
+        apex=apex,
+        offset=offset,
+        emotion=emotion,
+        action_units="" if columns.action_units is None else cell(columns.action_units),
+        row=row,
+    )
+
+
+def _coded_emotion(database: ClipDatabase, episode: str, number: int, table: Path, row: int) -> str:
+    """The emotion a clip name encodes (``s3_po_01``: positive), checked to name the row's subject."""
+    assert database.clip_pattern is not None  # ClipDatabase requires it when the table has no emotion column
+    match = database.clip_pattern.fullmatch(episode)
+    if match is None or match["code"].lower() not in database.emotion_codes:
+        raise DatasetFormatError(f"{table} row {row}: clip {episode!r} is not named {database.clip_hint}")
+    clip_subject = int(match["subject"]) if "subject" in database.clip_pattern.groupindex else number
+    if clip_subject != number:
+        raise DatasetFormatError(f"{table} row {row}: clip {episode} belongs to subject {clip_subject}, but the subject column says {number}")
+    return database.emotion_codes[match["code"].lower()]
 
 
 def frame_number(value: str, table: Path, row: int, column: str) -> int:
@@ -161,9 +259,7 @@ def emotion_name(value: str, database: ClipDatabase, table: Path, row: int) -> s
 
 def load_clip_dataset(
     database: ClipDatabase,
-    table: Path,
-    records: list[ClipRecord],
-    frames_dir: Path,
+    folder: Path,
     split: str,
     frames: FrameSelection = "onset_apex",
     color: Color = "rgb",
@@ -171,13 +267,18 @@ def load_clip_dataset(
     missing: Missing = "warn",
     use_cache: bool = True,
 ) -> FaceDataset:
-    """Decode (once, cached) the chosen frames of every clip whose folder is present; select ``classes``.
+    """Load the clips of ``database`` present under its dataset folder ``folder``; decode (once, cached) the chosen
+    frames and select ``classes``. The registry calls it with ``database`` bound.
 
-    Returns images ``(N, T, H, W, C)`` with T = 2 (``onset_apex``), 3 (``onset_apex_offset``) or ``frames``
-    (T frame numbers spread evenly from onset to offset, inclusive). ``classes="megc3"`` keeps the clips of the
-    MEGC2019 3-class task, labelled negative / positive / surprise; ``"emotion"`` keeps every clip with the
-    database's emotion classes.
+    Returns images ``(N, T, H, W, C)`` uint8 at the database's resolution, with T = 2 (``onset_apex``), 3
+    (``onset_apex_offset``) or ``frames`` (T frame numbers spread evenly from onset to offset, inclusive).
+    ``classes="megc3"`` keeps the clips of the MEGC2019 3-class task, labelled negative / positive / surprise;
+    ``"emotion"`` keeps every clip with the database's emotion classes. ``missing="warn"`` loads the clips whose
+    folder is present and logs how many are absent; ``"error"`` raises on the first absent folder.
     """
+    frames_dir = folder / database.frames_dir
+    table = find_coding_table(folder, frames_dir, database)
+    records = [_clip_record(database, row, cells, table, frames_dir) for row, cells in read_coding_table(table, database.columns.keys())]
     _check_arguments(frames, color, classes, missing)
     _check_unique(records, table)
     present = _present_clips(database, table, records, frames_dir, missing)

@@ -24,6 +24,7 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_face_crops
 from .labels import EXPW_CLASSES
+from .protocols import RandomHoldout
 from .registry import DatasetSpec, register_dataset
 
 DEFAULT_SIZE = 112
@@ -108,5 +109,6 @@ register_dataset(
         markers=(str(LABEL_FILE), f"data/{LABEL_FILE}"),
         layout=f"{LABEL_FILE} + {IMAGE_FOLDER}/<image_name> (the download's data/ folder)",
         source=SOURCE,
+        protocol=RandomHoldout(test_fraction=0.1),
     )
 )

@@ -23,6 +23,7 @@ from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_images, resize_square
 from .labels import FER2013_CLASSES
 from .layout import scan_class_folders
+from .protocols import OfficialSplit
 from .registry import DatasetSpec, register_dataset
 
 USAGE = {"train": ("Training",), "val": ("PublicTest",), "test": ("PrivateTest",), "all": ("Training", "PublicTest", "PrivateTest")}
@@ -123,5 +124,6 @@ register_dataset(
         markers=("train/happy", "fer2013.csv", "icml_face_data.csv"),
         layout="train/<class>/Training_*.jpg + test/<class>/{PublicTest,PrivateTest}_*.jpg, or fer2013.csv / icml_face_data.csv",
         source="https://www.kaggle.com/c/challenges-in-representation-learning-facial-expression-recognition-challenge/data",
+        protocol=OfficialSplit(train="train", val="val", test="test", test_label="PrivateTest"),
     )
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Callable
 
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .labels import class_index
@@ -12,17 +13,23 @@ from .labels import class_index
 log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
+FolderLabel = Callable[[str, Path], int]  # (class folder name, its path) -> label; raises DatasetFormatError if unknown
 
-def scan_class_folders(folder: Path, classes: tuple[str, ...], require_all: bool = True) -> list[tuple[Path, int]]:
+
+def scan_class_folders(
+    folder: Path, classes: tuple[str, ...], require_all: bool = True, label_of: FolderLabel | None = None
+) -> list[tuple[Path, int]]:
     """``(path, label)`` for every image in ``folder/<class>/``, sorted by path.
 
-    Class folder names may use any alias (``anger``, ``Sadness``); an unknown folder is an error. Files
-    that are not images are not silently dropped: their number is logged as a warning.
+    ``label_of`` gives a class folder's label (index into ``classes``); by default folder names may use any alias
+    of a class name (``anger``, ``Sadness``). An unknown folder, two folders of one class and a copy without any
+    image are errors. Files that are not images are not silently dropped: their number is logged as a warning.
     """
     if not folder.is_dir():
         raise DatasetNotFoundError(f"Expected a folder of class sub-folders at {folder}")
+    label_of = label_of or (lambda name, path: class_index(name, classes, str(path)))
     samples: list[tuple[Path, int]] = []
-    seen: set[int] = set()
+    seen: dict[int, str] = {}
     ignored: list[str] = []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith("."):
@@ -30,8 +37,10 @@ def scan_class_folders(folder: Path, classes: tuple[str, ...], require_all: bool
         if not entry.is_dir():
             ignored.append(entry.name)
             continue
-        label = class_index(entry.name, classes, str(folder / entry.name))
-        seen.add(label)
+        label = label_of(entry.name, Path(entry.path))
+        if label in seen:
+            raise DatasetFormatError(f"{folder}: folders {seen[label]!r} and {entry.name!r} both hold class {classes[label]}")
+        seen[label] = entry.name
         for file in sorted(os.scandir(entry.path), key=lambda e: e.name):
             if file.name.lower().endswith(IMAGE_EXTENSIONS):
                 samples.append((Path(file.path), label))
@@ -42,4 +51,6 @@ def scan_class_folders(folder: Path, classes: tuple[str, ...], require_all: bool
     missing = [classes[i] for i in range(len(classes)) if i not in seen]
     if require_all and missing:
         raise DatasetFormatError(f"{folder} lacks the class folders {missing}; expected one folder per class {classes}")
+    if not samples:
+        raise DatasetFormatError(f"{folder} holds no images in its class folders {sorted(seen.values())}")
     return samples

@@ -36,6 +36,7 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import read_images
 from .labels import MEGC_CLASSES
+from .protocols import LeaveOneSubjectOut
 from .registry import DatasetSpec, register_dataset
 
 INDEX_CSV = "combined_3_class2_for_optical_flow.csv"
@@ -140,5 +141,6 @@ register_dataset(
         markers=(INDEX_CSV,),
         layout=f"{INDEX_CSV} + {FLOW_DIR}/<sub>_<filename_o> .png + {APEX_DIR}/<imagename>",
         source=SOURCE,
+        protocol=LeaveOneSubjectOut(),
     )
 )

@@ -28,6 +28,7 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_images
 from .labels import RAFDB_CLASSES
+from .protocols import OfficialSplit
 from .registry import DatasetSpec, register_dataset
 
 log = logging.getLogger(__name__)
@@ -128,5 +129,6 @@ register_dataset(
         markers=(str(LABEL_FILE), f"basic/{LABEL_FILE}"),
         layout=f"{LABEL_FILE} + Image/aligned/<name>_aligned.jpg (in basic/ or its parent)",
         source=SOURCE,
+        protocol=OfficialSplit(train="train", test="test", test_label="official test split"),
     )
 )

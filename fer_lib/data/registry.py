@@ -1,7 +1,7 @@
 """Dataset registry: ``create_dataset(name, root, split, ...)`` and ``list_datasets()``.
 
 A dataset module registers a :class:`DatasetSpec`: how to find the dataset under a data root (marker
-files), its splits, its layout and where users obtain it, and the loader function.
+files), its splits, its layout and where users obtain it, the loader function and its evaluation protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Callable
 from ..paths import data_root
 from .base import FaceDataset
 from .errors import DatasetNotFoundError
+from .protocols import EvaluationProtocol, SubjectKFold
 
 Loader = Callable[..., FaceDataset]
 
@@ -23,7 +24,8 @@ class DatasetSpec:
     """How to find, describe and load one dataset.
 
     ``markers`` are paths relative to a candidate folder whose presence identifies the dataset; the
-    candidates are the data root itself and ``root/<folder>`` for each of ``folders``.
+    candidates are the data root itself and ``root/<folder>`` for each of ``folders``. ``protocol`` says how the
+    dataset is split for training and evaluation (:mod:`fer_lib.data.protocols`; default subject-independent k-fold).
     """
 
     name: str
@@ -35,6 +37,7 @@ class DatasetSpec:
     layout: str
     source: str
     split_aliases: dict[str, str] = field(default_factory=dict)
+    protocol: EvaluationProtocol = SubjectKFold()
 
     def locate(self, root: Path) -> Path | None:
         """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker."""

@@ -10,7 +10,7 @@ Model-agnostic: any ``nn.Module`` whose forward returns logits ``(N, num_classes
 ``auxiliary_loss()`` (a scalar tensor computed during its forward) has it added to the training loss.
 """
 
-from .batches import TensorSplit, batch_slices, model_input, train_stats
+from .batches import TensorSplit, batch_slices, model_input, normalization_stats
 from .checkpoint import CHECKPOINT_NAME, CheckpointMismatchError, derive_seed, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .distributed import DistContext, cleanup_distributed, init_distributed
@@ -44,5 +44,5 @@ __all__ = [
     "save_checkpoint",
     "seed_everything",
     "train_one_epoch",
-    "train_stats",
+    "normalization_stats",
 ]

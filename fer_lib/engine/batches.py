@@ -8,7 +8,6 @@ gather, one fused normalise (:class:`~fer_lib.preprocess.Normalize`, statistics 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -45,7 +44,7 @@ class TensorSplit:
         return self.images[indices].to(device), self.labels[indices].to(device)
 
 
-def train_stats(dataset: FaceDataset) -> tuple[np.ndarray, np.ndarray]:
+def normalization_stats(dataset: FaceDataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std ``(C,)`` of the TRAINING split, for :class:`Normalize` (val/test statistics would leak)."""
     return channel_stats(dataset.images.reshape(-1, *dataset.images.shape[-3:]))  # clips: every frame counts as one image
 
@@ -79,7 +78,4 @@ def data_fingerprint(dataset: FaceDataset | None) -> str:
     """A short digest of a split's images and labels: a resumed run must train on exactly the data it started with."""
     if dataset is None:
         return "none"
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    digest.update(np.ascontiguousarray(dataset.images).data)
-    return f"{len(dataset)}:{digest.hexdigest()}"
+    return f"{len(dataset)}:{dataset.content_digest()}"

@@ -50,7 +50,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" = CUDA when available, else CPU; or "cpu" / "cuda" / "cuda:1"
     data_on_device: bool = True  # keep the uint8 dataset on the device: on a GPU, FER2013 (≈ 80 MB) then never crosses PCIe
     grad_clip: float | None = None  # max global grad norm; None = off (plain CNNs with BN rarely need it)
-    augment: dict[str, Any] | None = field(default_factory=dict)  # kwargs of BatchAugment ({} = its FER defaults); None = off
+    augment: dict[str, Any] | None = field(default_factory=dict)  # BatchAugment kwargs ({} = FER defaults); "kind": "flow" = FlowAugment; None = off
     select_metric: SelectMetric = "accuracy"  # epoch selection metric of both protocols (val for honest, test for test_selected)
     num_threads: int | None = None  # torch.set_num_threads during fit; None = leave torch's default
     progress: bool | None = None  # tqdm bars; None = only when stderr is a terminal

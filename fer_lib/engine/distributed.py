@@ -41,14 +41,20 @@ class DistContext:
         return self.rank == 0
 
 
+def launch_rank() -> tuple[int, int]:
+    """``(rank, world_size)`` that ``torchrun`` gave this process in the environment, ``(0, 1)`` without it; known
+    before :func:`init_distributed` joins the group, so a run folder can be written by rank 0 alone from the start."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world_size) if world_size > 1 else (0, 1)
+
+
 def init_distributed(device: torch.device) -> DistContext:
     """Join the process group that ``torchrun`` describes in the environment; one process when ``WORLD_SIZE`` <= 1.
 
     On CUDA each rank takes the GPU ``LOCAL_RANK`` and NCCL; on CPU gloo. A group that is already initialised
     (e.g. a second ``fit`` in the same script, one per fold) is reused.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    if launch_rank()[1] <= 1:
         return DistContext(0, 1, device)
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))

@@ -36,9 +36,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.base import FaceDataset
-from ..preprocess.augment import BatchAugment
+from ..preprocess.flow_augment import build_augment
 from ..preprocess.normalize import Normalize
-from .batches import TensorSplit, data_fingerprint, train_stats
+from .batches import TensorSplit, data_fingerprint, normalization_stats
 from .checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, capture_rng, check_compatible, derive_seed, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
 from .distributed import epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
@@ -53,12 +53,13 @@ METRIC_COLUMN = {"accuracy": "acc", "macro_f1": "macro_f1"}
 
 @dataclass
 class ProtocolResult:
-    """One protocol's outcome: the selected ``epoch`` (1-based), how it was selected, its test predictions and metrics."""
+    """One protocol's outcome: the selected ``epoch`` (1-based), how it was selected, that epoch's evaluation of the test
+    split (``predictions``: logits, labels, predicted classes) and its metrics."""
 
     protocol: str
     epoch: int
     selected_on: str
-    result: EvalResult
+    predictions: EvalResult
     metrics: dict[str, Any]
 
 
@@ -232,9 +233,10 @@ def _fit(
     cfg = dataclasses.replace(cfg, amp=from_rank0(resolve_amp(cfg.amp, device), ctx))
     torch.manual_seed(derive_seed(cfg.seed, GLOBAL_STREAM, ctx.rank))  # dropout and any other use of the global generator
     augment_generator = torch.Generator(device).manual_seed(derive_seed(cfg.seed, AUGMENT_STREAM, ctx.rank))
-    augment = BatchAugment(**cfg.augment, generator=augment_generator) if cfg.augment is not None else None
-    mean, std = train_stats(train)
+    mean, std = normalization_stats(train)
     normalize = Normalize(mean, std).to(device)
+    # augmenters run on normalised batches; FlowAugment maps its batch back to map units to transform (u, v) as vectors
+    augment = build_augment(cfg.augment, augment_generator, normalize)
     train_data = TensorSplit.from_dataset(train, device, cfg.data_on_device)
     val_data = TensorSplit.from_dataset(val, device, cfg.data_on_device) if val is not None else None
     test_data = TensorSplit.from_dataset(test, device, cfg.data_on_device) if test is not None else None

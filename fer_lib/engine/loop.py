@@ -23,7 +23,7 @@ from ..metrics import classification_metrics
 from .batches import TensorSplit, batch_slices, model_input
 from .config import TrainConfig
 from .distributed import DistContext, all_reduce_sum, chunk_bounds, gather_rows
-from .precision import resolve_amp
+from .precision import RESOLVED_PRECISIONS
 
 
 @dataclass
@@ -68,9 +68,13 @@ class TrainStats:
 
 
 def autocast(device: torch.device, amp: str) -> AbstractContextManager:
-    """Mixed-precision context: bf16 autocast (CPU or GPU), fp16 autocast (CUDA, with a GradScaler), or nothing;
-    ``"auto"`` is what :func:`~fer_lib.engine.precision.resolve_amp` picks for ``device``."""
-    amp = resolve_amp(amp, device)
+    """Mixed-precision context: bf16 autocast (CPU or GPU), fp16 autocast (CUDA, with a GradScaler), or nothing.
+
+    ``amp`` is a resolved precision: :func:`~fer_lib.engine.fit` resolves ``"auto"`` once, at its thread count, and
+    hands the loops the concrete value (callers outside ``fit`` use :func:`~fer_lib.engine.precision.resolve_amp`).
+    """
+    if amp not in RESOLVED_PRECISIONS:
+        raise ValueError(f"amp must be one of {RESOLVED_PRECISIONS} here, got {amp!r}: resolve 'auto' first with fer_lib.engine.resolve_amp")
     if amp == "none":
         return nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
@@ -140,7 +144,7 @@ def evaluate(
 ) -> EvalResult:
     """Logits of every row of ``images_u8`` (uint8 ``(N, C, H, W)`` or clips ``(N, T, C, H, W)``), in eval mode, no augmentation.
 
-    Uses ``cfg.eval_batch_size``, ``cfg.amp`` and ``cfg.channels_last``; runs on the model's device. Under DDP each
+    Uses ``cfg.eval_batch_size``, ``cfg.amp`` (a resolved precision) and ``cfg.channels_last``; runs on the model's device. Under DDP each
     rank evaluates a contiguous chunk of rows and the logits are gathered to every rank (call
     :func:`~fer_lib.engine.distributed.sync_buffers` first so all ranks hold the same BatchNorm statistics).
     The model's train/eval mode is restored afterwards.

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 Amp = Literal["auto", "bf16", "fp16", "none"]
+RESOLVED_PRECISIONS: tuple[str, ...] = ("bf16", "fp16", "none")  # what "auto" resolves to; what the loops accept
 
 # bf16 must beat fp32 by this factor: a tie is not worth the rounding of every activation (and noise must not flip it).
 MIN_BF16_SPEEDUP = 1.1

@@ -23,7 +23,6 @@ to the IPOL TV-L1 code). We follow what the shipped maps themselves show (see :m
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,7 +169,7 @@ def flow_map_dataset(
         "align_eyes": align_eyes,
         "on_missing": on_missing,
         "opencv": cv2.__version__,  # flow results change with the OpenCV release
-        "clips": _content_digest(clips),
+        "clips": clips.content_digest(),
     }
 
     def build() -> FaceDataset:
@@ -232,12 +231,3 @@ def _detector_key(detector: FaceDetector | None) -> str:
         return "HaarFaceDetector(default)"
     settings = {k: v for k, v in sorted(vars(detector).items()) if isinstance(v, (int, float, str, bool))}
     return f"{type(detector).__name__}{settings}"
-
-
-def _content_digest(clips: FaceDataset) -> str:
-    """Hash of the clips' frames, ids and labels: the maps depend on nothing else of the clip dataset."""
-    digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(clips.images).data)
-    digest.update("\n".join(map(str, clips.sample_ids)).encode())
-    digest.update(np.ascontiguousarray(clips.labels).tobytes())
-    return digest.hexdigest()

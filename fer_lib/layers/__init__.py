@@ -3,7 +3,7 @@
 from .cbam import CBAM, ChannelAttention, SpatialAttention
 from .cross_attention import MultiHeadCrossAttention
 from .deform_conv import DeformConv2d, capture_sampling_positions, deform_conv2d
-from .maps import AttentionMap, capture_attention_maps
+from .attention_capture import AttentionMap, capture_attention_maps
 
 __all__ = [
     "AttentionMap",

@@ -5,8 +5,8 @@ Channel attention (CAM, fig. 3) then spatial attention (SAM, fig. 4), applied se
     M_c(F) = σ(MLP(AvgPool(F)) + MLP(MaxPool(F)))          F' = M_c(F) ⊗ F
     M_s(F') = σ(f^{7×7}([AvgPool_c(F'); MaxPool_c(F')]))     F'' = M_s(F') ⊗ F'
 
-Each map goes through an :class:`~fer_lib.layers.maps.AttentionMap` (``cam.map`` ``(N, C, 1, 1)``, ``sam.map``
-``(N, 1, H, W)``), so :func:`~fer_lib.layers.maps.capture_attention_maps` can draw them without changing ``forward``.
+Each map goes through an :class:`~fer_lib.layers.attention_capture.AttentionMap` (``cam.map`` ``(N, C, 1, 1)``, ``sam.map``
+``(N, 1, H, W)``), so :func:`~fer_lib.layers.attention_capture.capture_attention_maps` can draw them without changing ``forward``.
 As in the authors' code (and timm), the SAM conv is followed by BatchNorm (``norm_layer``; ``None`` gives eq. 3 of
 Woo et al. exactly) and the shared MLP is two 1×1 convs with biases and a ReLU.
 """
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .maps import AttentionMap
+from .attention_capture import AttentionMap
 
 NormLayer = Callable[[int], nn.Module]
 

@@ -18,7 +18,7 @@ outputs is ``heads`` separate 1×1 reductions, a grouped conv (``groups=heads``)
 is per channel hence per head — and the sum over heads is folded into two batched matmuls
 (``GAP(value ⊙ s_h)`` for all h, and ``Σ_h s_h c_h``), so no per-head copy of the feature map is ever made.
 
-Every head's maps pass through an :class:`~fer_lib.layers.maps.AttentionMap`, so ``capture_attention_maps`` returns one
+Every head's maps pass through an :class:`~fer_lib.layers.attention_capture.AttentionMap`, so ``capture_attention_maps`` returns one
 spatial map ``(N, 1, H, W)`` and one channel map ``(N, C, 1, 1)`` per head (``...spatial.maps.<h>`` / ``...channel.maps.<h>``).
 
 :func:`partition_loss` is DAN's head-diversity loss on the heads' spatial maps; a module records it only when its
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .maps import AttentionMap
+from .attention_capture import AttentionMap
 
 NormLayer = Callable[[int], nn.Module]
 

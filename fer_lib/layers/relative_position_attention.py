@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .maps import AttentionMap
+from .attention_capture import AttentionMap
 
 
 def relative_position_index(grid_size: tuple[int, int]) -> torch.Tensor:

@@ -171,13 +171,13 @@ class LKCNN(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-@register_model(input_kind="flow")
+@register_model(input_kind="flow", modality="flow")
 def lkcnn(num_classes: int = 3, in_chans: int = 3, img_size: int = 28, **kwargs) -> LKCNN:
     """LKCNN on ``in_chans`` flow maps (u, v, optical strain) of ``img_size`` px; ``kwargs`` go to :class:`LKCNN`."""
     return LKCNN(num_classes, in_chans, img_size, **kwargs)
 
 
-@register_model(input_kind="flow")
+@register_model(input_kind="flow", modality="flow")
 def lkcnn_no_attention(num_classes: int = 3, in_chans: int = 3, img_size: int = 28, **kwargs) -> LKCNN:
     """Ablation: LKCNN without the relative-position attention gate."""
     return LKCNN(num_classes, in_chans, img_size, attention=False, **kwargs)

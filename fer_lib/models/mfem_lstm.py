@@ -113,13 +113,13 @@ class MFEMBiLSTM(ResNet):
         return self.temporal(features)[0]
 
 
-@register_model(input_kind="clip")
+@register_model(input_kind="clip", modality="apex_flow")
 def mfem_lstm(num_classes: int = 3, in_chans: int = 3, img_size: int = 64, width: int = 64, **kwargs) -> MFEMBiLSTM:
     """MFEM-BiLSTM on clips of ``in_chans``×``img_size``² frames; ``kwargs`` go to :class:`MFEMBiLSTM`."""
     return MFEMBiLSTM(num_classes, in_chans, img_size, width, **kwargs)
 
 
-@register_model(input_kind="clip")
+@register_model(input_kind="clip", modality="apex_flow")
 def resnet34_lstm(num_classes: int = 3, in_chans: int = 3, img_size: int = 64, width: int = 64, **kwargs) -> MFEMBiLSTM:
     """Ablation: ResNet34 + BiLSTM, no MFEM and no multi-layer fusion."""
     return MFEMBiLSTM(num_classes, in_chans, img_size, width, mfem=False, fusion=False, **kwargs)

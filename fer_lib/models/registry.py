@@ -8,11 +8,16 @@ Every model declares the kind of input it reads, so notebooks, the engine and th
 * ``"clip"``  — frame sequences ``(N, T, in_chans, img_size, img_size)``; a clip model also takes ``(N, C, H, W)``
   as one frame (T = 1), which is what Grad-CAM feeds it.
 
-``@register_model`` registers an image model; ``@register_model(input_kind="flow")`` declares another kind.
+``@register_model`` registers an image model; ``@register_model(input_kind="flow")`` declares another kind, and
+``modality=`` the data modality it reads from a micro-expression dataset (``"flow"`` maps, ``"apex_flow"`` two-frame
+sequences). Its builder's defaults declare its native input size and channels. :func:`model_input` reads all of it;
+the recipe takes the modality from there (:mod:`fer_lib.profiles`).
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from typing import Any, Callable, Literal, TypeVar, get_args, overload
 
 from torch import nn
@@ -21,19 +26,31 @@ Builder = TypeVar("Builder", bound=Callable[..., nn.Module])
 InputKind = Literal["image", "flow", "clip"]
 INPUT_KINDS: tuple[str, ...] = get_args(InputKind)
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
-_INPUT_KINDS: dict[str, str] = {}
+_INPUTS: dict[str, tuple[InputKind, str | None]] = {}
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """What a model reads: the input ``kind``, the dataset ``modality`` (``None``: the dataset's default images) and
+    its builder's default ``in_chans`` and ``img_size``."""
+
+    kind: InputKind
+    modality: str | None
+    in_chans: int | None
+    img_size: int | None
 
 
 @overload
-def register_model(builder: Builder, *, input_kind: InputKind = "image") -> Builder: ...
+def register_model(builder: Builder, *, input_kind: InputKind = "image", modality: str | None = None) -> Builder: ...
 @overload
-def register_model(builder: None = None, *, input_kind: InputKind = "image") -> Callable[[Builder], Builder]: ...
+def register_model(builder: None = None, *, input_kind: InputKind = "image", modality: str | None = None) -> Callable[[Builder], Builder]: ...
 
 
-def register_model(builder: Builder | None = None, *, input_kind: InputKind = "image") -> Builder | Callable[[Builder], Builder]:
-    """Register ``builder`` under its function name, reading inputs of ``input_kind``; a name registered twice is an error.
+def register_model(builder: Builder | None = None, *, input_kind: InputKind = "image", modality: str | None = None) -> Builder | Callable[[Builder], Builder]:
+    """Register ``builder`` under its function name, reading inputs of ``input_kind`` (of the dataset ``modality``);
+    a name registered twice is an error.
 
-    Use as ``@register_model`` (an image model) or ``@register_model(input_kind="flow" | "clip")``.
+    Use as ``@register_model`` (an image model) or ``@register_model(input_kind="flow" | "clip", modality=...)``.
     """
     if input_kind not in INPUT_KINDS:
         raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
@@ -43,7 +60,7 @@ def register_model(builder: Builder | None = None, *, input_kind: InputKind = "i
         if name in _MODELS:
             raise ValueError(f"model {name!r} is already registered")
         _MODELS[name] = fn
-        _INPUT_KINDS[name] = input_kind
+        _INPUTS[name] = (input_kind, modality)
         return fn
 
     return register(builder) if builder is not None else register
@@ -51,13 +68,20 @@ def register_model(builder: Builder | None = None, *, input_kind: InputKind = "i
 
 def list_models(input_kind: InputKind | None = None) -> list[str]:
     """Names of all registered models (of one ``input_kind`` when given), sorted."""
-    return sorted(name for name in _MODELS if input_kind is None or _INPUT_KINDS[name] == input_kind)
+    return sorted(name for name in _MODELS if input_kind is None or _INPUTS[name][0] == input_kind)
+
+
+def model_input(name: str) -> ModelInput:
+    """What model ``name`` reads, as registered (kind, modality) and as its builder defaults (channels, size)."""
+    _check_known(name)
+    kind, modality = _INPUTS[name]
+    defaults = {p.name: p.default for p in inspect.signature(_MODELS[name]).parameters.values() if p.default is not inspect.Parameter.empty}
+    return ModelInput(kind, modality, defaults.get("in_chans"), defaults.get("img_size"))
 
 
 def model_input_kind(name: str) -> str:
     """The kind of input model ``name`` reads: ``"image"``, ``"flow"`` or ``"clip"`` (see the module docstring)."""
-    _check_known(name)
-    return _INPUT_KINDS[name]
+    return model_input(name).kind
 
 
 def create_model(name: str, num_classes: int = 7, in_chans: int | None = None, img_size: int | None = None, **kwargs: Any) -> nn.Module:

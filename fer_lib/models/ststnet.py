@@ -60,7 +60,7 @@ class STSTNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-@register_model(input_kind="flow")
+@register_model(input_kind="flow", modality="flow")
 def ststnet(num_classes: int = 3, in_chans: int = 3, img_size: int = 28, **kwargs) -> STSTNet:
     """STSTNet (Liong et al. 2019) on ``in_chans`` flow maps of ``img_size`` px (published: 3 × 28 × 28)."""
     return STSTNet(num_classes, in_chans, img_size, **kwargs)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ...claims import Ablation
+from ...runs import recipe_differences
 from ..context import Context
 from ..markdown import code, table
 from ..provenance import Value, constant, derive, from_ablation
@@ -23,7 +24,9 @@ def ablations(ctx: Context) -> str:
         pairs = [(g, b) for g in ctx.group(ablation.model) for b in ctx.group(ablation.baseline, g.dataset) if b.profile == g.profile]
         if not pairs:
             rows.append(_identity(ctx, ablation) + ["no complete runs of both", "—", "—", "—", "—", "—"])
-        rows += [row for model, baseline in pairs for row in _rows(ctx, ablation, model, baseline)]
+        for model, baseline in pairs:
+            gap = _recipe_gap(model, baseline)
+            rows += _rows(ctx, ablation, model, baseline) if not gap else [_identity(ctx, ablation) + [_where(model), "—", "—", "—", "—", f"not compared: {gap}"]]
     multiple = ctx.prov.number(_multiple(), decimals=None)
     return (
         "## Ablations: what each module adds\n\n"
@@ -31,6 +34,18 @@ def ablations(ctx: Context) -> str:
         f"Seed noise is {multiple} standard errors of that difference, sqrt(s₁²/n₁ + s₂²/n₂) with s the sample standard "
         "deviation over seeds; it needs at least two seeds of each model.\n\n" + table(HEADER, rows, right=(4, 5, 6)) + "\n"
     )
+
+
+def _recipe_gap(model: SeedGroup, baseline: SeedGroup) -> str:
+    """The recipe settings in which the two models' runs differ (``""`` when none do): a module's effect is measured
+    only between runs of the same recipe, or it would include e.g. a longer schedule's gain."""
+    recipes = [run.state.config["recipe"] for group in (baseline, model) for run in group.runs]
+    gaps = {recipe_differences(recipes[0], other) for other in recipes[1:]} - {""}
+    return "recipes differ (" + "; ".join(sorted(gaps)) + ")" if gaps else ""
+
+
+def _where(group: SeedGroup) -> str:
+    return f"{code(group.dataset)}, {code(group.profile)}"
 
 
 def _multiple() -> Value:
@@ -58,6 +73,5 @@ def _rows(ctx: Context, ablation: Ablation, model: SeedGroup, baseline: SeedGrou
             noise_text, verdict = ctx.prov.number(noise, scale=100), "yes" if exceeds else "no"
         else:
             noise_text, verdict = "unknown", "unknown: one seed"
-        where = f"{code(model.dataset)}, {code(model.profile)}"
-        rows.append(_identity(ctx, ablation) + [where, metric_name(metric, loso), *deltas, noise_text, verdict])
+        rows.append(_identity(ctx, ablation) + [_where(model), metric_name(metric, loso), *deltas, noise_text, verdict])
     return rows
