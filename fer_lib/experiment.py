@@ -324,8 +324,9 @@ def _epoch_logs(enabled: bool) -> Iterator[None]:
 
 def _records(model: str, dataset: str, profile: str, seed: int, folds: list[FoldData], fits: list[FitResult], git_sha: str) -> list[dict[str, Any]]:
     """One ``metrics.json`` record per selection protocol. k-fold: mean ± std over folds (the CK+ convention) and pooled
-    metrics. Pooled evaluation protocols (LOSO): metrics on the predictions of all folds pooled (the MEGC2019 protocol: UF1 = macro-F1, UAR), per-database
-    breakdown where the dataset names the source database of each sample, and the fold mean ± std beside them."""
+    metrics. Pooled evaluation protocols (LOSO): metrics on the predictions of all folds pooled (the MEGC2019 protocol:
+    UF1 = macro-F1, UAR), per-database breakdown where the dataset names the source database of each sample, and the
+    fold mean ± std beside them."""
     classes = fits[0].class_names
     evaluation = get_dataset_spec(dataset).protocol  # how the dataset was split (the selection protocols are PROTOCOLS)
     records = []

@@ -217,3 +217,11 @@ def test_cli_writes_each_run_under_out_dir(run_dir, fer_data, tmp_path, capsys):
     (record,) = json.loads(written.read_text())
     assert f"{run_dir.name}: ckplus (6 classes, n={record['n']}, 0 without a face): accuracy {record['accuracy']:.4f}" in out
     assert f"Wrote {written}" in out
+
+
+def test_a_root_without_ckplus_or_jaffe_is_one_line_naming_it(run_dir, tmp_path, capsys):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    assert main(["cross-dataset", str(run_dir), "--root", str(empty)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"Neither CK+ nor JAFFE is under {empty}" in err
