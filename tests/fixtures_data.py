@@ -155,3 +155,14 @@ def make_expw(data: Path, rows: list[tuple] = EXPW_ROWS) -> Path:
     for image in {row[0] for row in rows}:
         write_scene(data / "image/origin" / image)
     return data
+
+
+def real_video_frame(data_root: Path, index: int = 300) -> np.ndarray:
+    """Frame ``index`` (BGR) of the data root's real video: one smiling face, 640×360."""
+    capture = cv2.VideoCapture(str(data_root / "videos" / "WolfgangLanger_Pexels.mp4"))
+    for _ in range(index):
+        capture.grab()
+    ok, frame = capture.read()
+    capture.release()
+    assert ok, f"the video has fewer than {index + 1} frames"
+    return frame

@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import nn
 
+
 from fer_lib.__main__ import main
 from fer_lib.cross_dataset import (
     CROSS_DATASET_FILE,
@@ -29,6 +30,8 @@ from fer_lib.preprocess.face_crop import FaceCrop
 from fer_lib.report.collect import CROSS_DATASET_FILE as REPORT_READS
 from fer_lib.report.provenance import Provenance
 from fer_lib.report.sections.cross_dataset import cross_dataset
+
+from .fixtures_data import real_video_frame
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -83,12 +86,7 @@ def data_with_jaffe(fer_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """A data root with the real CK+ (linked) and a jaffedbase/ folder of 256×256 grey TIFFs: two real faces, one blank."""
     root = tmp_path_factory.mktemp("data")
     (root / "ckplus").symlink_to(fer_data / "ckplus")
-    capture = cv2.VideoCapture(str(fer_data / "videos" / "WolfgangLanger_Pexels.mp4"))
-    for _ in range(300):
-        capture.grab()
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, "the video has fewer than 301 frames"
+    frame = real_video_frame(fer_data)
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[:, 280:640]  # the 360×360 square around the face (x 322..583)
     photo = cv2.resize(grey, (256, 256), interpolation=cv2.INTER_AREA)
     jaffe = root / "jaffedbase"

@@ -13,11 +13,14 @@ import pandas as pd
 import pytest
 import torch
 
+
 from fer_lib.__main__ import main
 from fer_lib.model_file import default_model_path, load_model, to_model_input
 from fer_lib.predict import NO_FACE_NOTE, detect_faces, predict_images
 from fer_lib.preprocess.detect import HaarFaceDetector
 from fer_lib.preprocess.face_crop import FaceCrop, crop_faces, measure_framing
+
+from .fixtures_data import real_video_frame
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -25,12 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def face_frame(fer_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Frame 300 of the real video (one smiling face, 640×360) as a PNG."""
-    capture = cv2.VideoCapture(str(fer_data / "videos" / "WolfgangLanger_Pexels.mp4"))
-    for _ in range(300):
-        capture.grab()
-    ok, frame = capture.read()
-    capture.release()
-    assert ok, "the video has fewer than 301 frames"
+    frame = real_video_frame(fer_data)
     path = tmp_path_factory.mktemp("frames") / "frame300.png"
     cv2.imwrite(str(path), frame)
     return path
