@@ -7,7 +7,8 @@ micro-expression databases' leave-one-subject-out with metrics on the pooled pre
 ``<run>/checkpoints/``), and writes both protocols, pooled predictions, history, confusion matrices and curves into the
 run's staging folder (:mod:`fer_lib.runs`). The notebook adds its figures through the returned
 :class:`ExperimentResult`, and its last cell calls :meth:`ExperimentResult.finish`: only then is the run complete.
-Models train from scratch: no pretrained weights are used.
+Models train from scratch: no pretrained weights are used. A recipe with ``init_from`` starts each fold from the
+weights of our own run of the model on another dataset (:mod:`fer_lib.fine_tune`), recorded as ``init_from``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .engine import FitResult, TrainConfig, derive_seed, fit, seed_everything
 from .engine.checkpoint import CheckpointMismatchError
 from .errors import ConfigError
 from .convergence import convergence
+from .fine_tune import describe_source, initialise_from, load_source
 from .metrics import classification_metrics, fold_summary, pooled_metrics
 from .cross_dataset import CROSS_DATASET_FILE, evaluate_model_cross_dataset
 from .model_file import export_run_model, training_face_crop
@@ -59,7 +61,7 @@ from .runs import (
 from .viz import plot_confusion_matrix, plot_history
 
 log = logging.getLogger(__name__)
-DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs", "modality")
+DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs", "modality", "init_from")
 FOLD_INIT_STREAM = 2  # random stream of the folds' weight initialisation (the engine uses streams 0 and 1)
 KEPT_MODELS = 10  # trained models kept in memory for figures: all of a k-fold run, the first ones of a 68-fold LOSO
 PROTOCOLS = ("honest", "test_selected")
@@ -165,6 +167,7 @@ def run_experiment(
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     recipe, cfg = _checked_recipe(model, dataset, profile, seed, device, overrides)
+    source = load_source(recipe["init_from"], model, profile, seed) if recipe.get("init_from") else None
     env = environment_info(cfg.resolved_device())  # taken at the start: the code that trains is the code recorded
     config = {
         "model": model,
@@ -176,15 +179,17 @@ def run_experiment(
         "recipe_hash": recipe_hash(full_recipe(recipe)),
         "train_config": cfg.to_dict(),
         "code_version": env["git_sha"],
-        "pretrained": False,
-    }
+        "pretrained": False,  # no external weights; a fine-tuned run's start is our own run, named under "init_from"
+    } | ({"init_from": describe_source(source)} if source else {})
     temporary = not output_dir
-    final = _temporary_folder() / run_name(model, dataset, profile, seed) if temporary else Path(output_dir)
+    final = _temporary_folder() / run_name(model, dataset, profile, seed, recipe.get("init_from")) if temporary else Path(output_dir)
     folder = RunFolder(final, staged=not temporary)
     discard_staging = _check_run_folder(folder, config, force)
     folds = build_folds(dataset, recipe, seed, data_root)
     in_chans, classes = folds[0].train.images.shape[-1], folds[0].train.class_names
-    _check_model_arguments(model, len(classes), in_chans, recipe)
+    built = _check_model_arguments(model, len(classes), in_chans, recipe)
+    if source is not None:
+        initialise_from(built, source, classes)  # a source that does not fit is refused before anything is written
 
     if discard_staging and folder.writes:
         shutil.rmtree(folder.path)
@@ -195,11 +200,16 @@ def run_experiment(
         for index, fold in enumerate(folds):
             seed_everything(derive_seed(seed, FOLD_INIT_STREAM, index))  # each fold's initial weights are reproducible
             net = create_model(model, len(classes), in_chans, recipe["img_size"], **recipe["model_kwargs"])
+            if source is not None:
+                carried = initialise_from(net, source, classes)
+                log.info("fold %s starts from %s: %d tensors, classifier rows of %s (new: %s)", fold.name, source.path, carried["tensors"], carried["classes_copied"], carried["classes_new"] or "none")
             log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
             fits.append(_fit_fold(net, fold, cfg, folder.path / "checkpoints" / fold.name))
             if index < KEPT_MODELS:
                 models.append(net)
     records = _records(model, dataset, profile, seed, folds, fits, env["git_sha"])
+    if source is not None:
+        records = [record | {"init_from": config["init_from"]} for record in records]
     result = ExperimentResult(final, config, records, folds, fits, models, folder, temporary)
     if folder.writes:  # under torchrun rank 0 alone draws and exports (the model file is written outside RunFolder)
         _write_outputs(folder, result, data_root)
@@ -245,9 +255,10 @@ def _checked_recipe(model: str, dataset: str, profile: str, seed: int, device: s
         raise ConfigError(f"Invalid recipe for {model} on {dataset} ({profile} profile, overrides {overrides}): {error}") from None
 
 
-def _check_model_arguments(model: str, num_classes: int, in_chans: int, recipe: dict[str, Any]) -> None:
+def _check_model_arguments(model: str, num_classes: int, in_chans: int, recipe: dict[str, Any]) -> nn.Module:
+    """The model the recipe builds, or a :class:`ConfigError` naming the arguments it refuses."""
     try:
-        create_model(model, num_classes, in_chans, recipe["img_size"], **recipe["model_kwargs"])
+        return create_model(model, num_classes, in_chans, recipe["img_size"], **recipe["model_kwargs"])
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{model} cannot be built with img_size={recipe['img_size']} and model_kwargs={recipe['model_kwargs']}: {error}") from None
 

@@ -38,10 +38,9 @@ from .model_card import write_model_card
 from .models import create_model
 from .preprocess.face_crop import FaceCrop, Framing, measure_framing
 from .preprocess.normalize import Normalize
-from .runs import CONFIG_FILE, METRICS_FILE
+from .runs import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 
 log = logging.getLogger(__name__)
-MODEL_FILE = "model.pt"
 FORMAT = "fer_lib.model"
 FORMAT_VERSION = 1
 LEGACY_WEIGHTS = "model_fp16.pt"  # a bare fp16 state dict without metadata (older run folders); export_run converts it

@@ -12,7 +12,8 @@ Every file is written to a temporary name and renamed.
 
 Trust (:func:`inspect_run`): a folder is ``complete`` when its ``metrics.json`` parses and its recipe is the one the
 current code resolves for the same (profile, model, dataset, seed, explicit overrides); ``stale`` when the recipe
-differs; ``failed`` when a study step recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
+differs, or when a fine-tuned run's source model file (a sibling run folder's ``model.pt``) is no longer the one it
+started from; ``failed`` when a study step recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
 otherwise (unfinished, interrupted, or a half-written ``metrics.json``).
 """
 
@@ -39,6 +40,7 @@ from .profiles import resolve_recipe
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+MODEL_FILE = "model.pt"  # a run's exported model (fer_lib.model_file)
 # Written by the study when a step raises: {"error": "<ExceptionType: message>", "notebook": "<the partial executed
 # notebook, relative to the run folder>", "step": "<the step's label>"}. A later successful run removes it.
 FAILURE_FILE = "failure.json"
@@ -70,8 +72,13 @@ class RunState:
     records: list[dict] | None
 
 
-def run_name(model: str, dataset: str, profile: str, seed: int) -> str:
-    return f"{model}__{dataset}__{profile}__s{seed}"
+def run_name(model: str, dataset: str, profile: str, seed: int, init_from: str | None = None) -> str:
+    """``<model>__<dataset>__<profile>__s<seed>``; a run fine-tuned from our run on another dataset (``init_from``, a
+    dataset name: :mod:`fer_lib.fine_tune`) adds ``__from-<dataset>``, one started from a model file ``__from-file``."""
+    name = f"{model}__{dataset}__{profile}__s{seed}"
+    if init_from is None:
+        return name
+    return f"{name}__from-{init_from if init_from.isidentifier() else 'file'}"
 
 
 def recipe_hash(recipe: dict) -> str:
@@ -148,7 +155,25 @@ def inspect_run(path: str | os.PathLike[str]) -> RunState:
     recorded = recorded_recipe(config)
     if config.get("recipe_hash", recipe_hash(recorded)) != recipe_hash(current):
         return state("stale", f"recipe differs: {recipe_differences(recorded, current) or 'recipe_hash ' + config['recipe_hash']}", config, records)
+    changed = _changed_source(path, config)
+    if changed:
+        return state("stale", changed, config, records)
     return state("complete", "", config, records)
+
+
+def _changed_source(path: Path, config: dict[str, Any]) -> str:
+    """Why a fine-tuned run no longer matches its source (``config["init_from"]``): the source run beside it holds
+    another model file than the one it started from; ``""`` when it matches or the source run is not here to check."""
+    start = config.get("init_from")
+    if not isinstance(start, dict) or not start.get("run"):
+        return ""
+    source = path.parent / str(start["run"]) / MODEL_FILE
+    if not source.is_file():
+        return ""
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    if digest == start.get("sha256"):
+        return ""
+    return f"its source model {start['run']}/{MODEL_FILE} changed since it was fine-tuned from it (sha256 {str(start.get('sha256'))[:12]}… -> {digest[:12]}…)"
 
 
 def scan_runs(results: str | os.PathLike[str]) -> list[RunState]:

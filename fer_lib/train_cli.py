@@ -67,7 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .runs import run_name
 
     overrides = parse_overrides(args.overrides)
-    output = Path(args.output) if args.output else Path("results") / "runs" / run_name(args.model, args.dataset, args.profile, args.seed)
+    output = Path(args.output) if args.output else Path("results") / "runs" / run_name(args.model, args.dataset, args.profile, args.seed, overrides.get("init_from"))
     try:
         result = run_experiment(
             args.model, args.dataset, args.profile, seed=args.seed, device=args.device, data_root=args.root,

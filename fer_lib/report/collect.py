@@ -60,6 +60,12 @@ class Run:
         return int(self.first["seed"])
 
     @property
+    def init_from(self) -> str:
+        """The dataset of the run of ours it was fine-tuned from (``fer_lib.fine_tune``); ``""`` when trained from scratch."""
+        start = self.first.get("init_from")
+        return str(start.get("dataset", "")) if isinstance(start, dict) else ""
+
+    @property
     def device_name(self) -> str:
         """What trained the run, as its ``env.json`` names it (``cpu: AMD EPYC``, ``cuda: NVIDIA H200``); the metrics'
         device alone when ``env.json`` is missing or unreadable."""

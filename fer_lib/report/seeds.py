@@ -1,4 +1,7 @@
-"""Runs that differ only in their seed (``…__s0``, ``…__s1``, …), summarised as mean ± standard deviation and n."""
+"""Runs that differ only in their seed (``…__s0``, ``…__s1``, …), summarised as mean ± standard deviation and n.
+
+A run fine-tuned from our weights on another dataset is another configuration than the same model trained from
+scratch: its group carries ``init_from``."""
 
 from __future__ import annotations
 
@@ -11,12 +14,18 @@ from .provenance import Provenance, Value, derive
 
 @dataclass(frozen=True)
 class SeedGroup:
-    """The complete runs of one (model, dataset, profile), sorted by seed."""
+    """The complete runs of one (model, dataset, profile, start), sorted by seed; ``init_from`` is ``""`` for runs from scratch."""
 
     model: str
     dataset: str
     profile: str
+    init_from: str
     runs: tuple[Run, ...]
+
+    @property
+    def label(self) -> str:
+        """The model's name, with the dataset it was fine-tuned from (``dcn_cbam ← fer2013``)."""
+        return f"{self.model} ← {self.init_from}" if self.init_from else self.model
 
     def values(self, protocol: str, *keys: str) -> list[Value]:
         """The value at ``keys`` of each seed's ``protocol`` record, for the seeds that have it."""
@@ -24,8 +33,8 @@ class SeedGroup:
 
 
 def group_by_seed(runs: list[Run]) -> list[SeedGroup]:
-    """One group per (model, dataset, profile), sorted by that key."""
-    key = lambda run: (run.model, run.dataset, run.profile)  # noqa: E731
+    """One group per (model, dataset, profile, start), sorted by that key."""
+    key = lambda run: (run.model, run.dataset, run.profile, run.init_from)  # noqa: E731
     ordered = sorted(runs, key=lambda run: (*key(run), run.seed))
     return [SeedGroup(*k, tuple(group)) for k, group in groupby(ordered, key=key)]
 

@@ -20,7 +20,7 @@ HEADER = [
 def ablations(ctx: Context) -> str:
     rows = []
     for ablation in ctx.study.ablations:
-        pairs = [(g, b) for g in ctx.group(ablation.model) for b in ctx.group(ablation.baseline, g.dataset) if b.profile == g.profile]
+        pairs = [(g, b) for g in ctx.group(ablation.model) for b in ctx.group(ablation.baseline, g.dataset) if (b.profile, b.init_from) == (g.profile, g.init_from)]
         if not pairs:
             rows.append(_identity(ctx, ablation) + ["no complete runs of both", "—", "—", "—", "—", "—"])
         for model, baseline in pairs:

@@ -70,7 +70,7 @@ def _our_cells(ctx: Context, claim: Claim, group: SeedGroup, metric: str) -> lis
     first = group.runs[0]
     epochs = ctx.metric(first, "honest", "epochs", scale=1, decimals=None)
     seeds = ", ".join(prov.number(Value(run.seed, from_file(run.metrics_file, 0, "seed")), decimals=None) for run in group.runs)
-    pretraining = TRAINED_FROM_SCRATCH if not any(r.get("pretrained") for r in records) else "pretrained weights (see config.json)"
+    pretraining = _pretraining(records)
     return [
         format_over_seeds(prov, honest),
         format_over_seeds(prov, selected),
@@ -82,6 +82,14 @@ def _our_cells(ctx: Context, claim: Claim, group: SeedGroup, metric: str) -> lis
         pretraining,
         ctx.convergence_word(group.runs),
     ]
+
+
+def _pretraining(records: list[dict]) -> str:
+    """What the runs started from: from scratch, our own run on another dataset (fine-tuned), or external weights."""
+    if any(r.get("pretrained") for r in records):
+        return "pretrained weights (see config.json)"
+    sources = sorted({str(r["init_from"].get("run")) for r in records if isinstance(r.get("init_from"), dict)})
+    return f"none external: fine-tuned from our {', '.join(code(s) for s in sources)}" if sources else TRAINED_FROM_SCRATCH
 
 
 def _check_rows(ctx: Context, claim: Claim) -> list[list[str]]:

@@ -12,7 +12,7 @@ def seeds(ctx: Context) -> str:
     rows = []
     for g in ctx.groups:
         values = [format_over_seeds(ctx.prov, g.values(p, m)) for m in ("accuracy", "macro_f1") for p in PROTOCOLS]
-        rows.append([code(g.model), code(g.dataset), code(g.profile), *values])
+        rows.append([code(g.label), code(g.dataset), code(g.profile), *values])
     single = all(len(g.runs) == 1 for g in ctx.groups)
     remark = (
         "Every configuration ran with one seed, so its seed-to-seed noise is unknown: differences below should be "
