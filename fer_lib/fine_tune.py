@@ -38,9 +38,10 @@ class InitSource:
 
 def source_path(init_from: str, model: str, profile: str, seed: int, runs_dir: str | Path = RUNS_DIR) -> Path:
     """The model file ``init_from`` means for a run of ``model`` in ``profile`` with ``seed``: a dataset name means our
-    run of that model there (same profile and seed); an existing path is a model file or a run folder holding one."""
+    run of that model there (same profile and seed); a path (``.pt``, or with a folder part) is a model file or a run
+    folder holding one. A bare name is always a dataset, even where a folder of that name happens to exist."""
     given = Path(init_from)
-    if given.suffix == ".pt" or given.is_dir():
+    if given.suffix == ".pt" or len(given.parts) > 1:
         return given / MODEL_FILE if given.is_dir() else given
     return Path(runs_dir) / run_name(model, init_from, profile, seed) / MODEL_FILE
 

@@ -68,6 +68,8 @@ def test_a_source_of_another_shape_or_model_is_refused_naming_the_file(source_fi
 
 def test_a_missing_source_says_which_run_to_train(tmp_path):
     assert source_path("fer2013", "dcn_cbam", "cpu", 1, tmp_path) == tmp_path / "dcn_cbam__fer2013__cpu__s1" / MODEL_FILE
+    (tmp_path / "run").mkdir()
+    assert source_path(str(tmp_path / "run"), "dcn_cbam", "cpu", 1) == tmp_path / "run" / MODEL_FILE
     with pytest.raises(ConfigError, match=r'no model file .*dcn_cbam__fer2013__cpu__s1/model.pt.*study --profile cpu --only "dcn_cbam fer2013"'):
         load_source("fer2013", "dcn_cbam", "cpu", 1, tmp_path)
 
