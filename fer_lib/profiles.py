@@ -86,6 +86,7 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # 12 epochs stopped while validation accuracy still rose; 20 are ResNet18's 90 minutes on an fp32-only 2-core CPU.
     # The other FER2013 models keep 12 until their 20-epoch runs land (the report compares no ablation across budgets).
     ("cpu", "resnet18_fer", "fer2013"): {"epochs": 20},
+    ("cpu", "dcn_cbam", "fer2013"): {"epochs": 20},
     ("cpu", "irnet", "fer2013"): {"epochs": 10},
     ("cpu", "resnet50_fer", "fer2013"): {"epochs": 10},
     # Flow-map augmentation (flip negates u, rotation turns (u, v); fer_lib.preprocess.flow_augment) for LKCNN and its
