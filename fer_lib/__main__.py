@@ -1,4 +1,4 @@
-"""Command line of fer-study: ``python -m fer_lib {datasets, study, train, recipe, dry-run, predict, export-model, video, cross-dataset} --help``."""
+"""Command line of fer-study: ``python -m fer_lib {datasets, study, train, recipe, dry-run, predict, export-model, video, cross-dataset, tta} --help``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from .cross_dataset import add_cross_dataset_arguments, run_cross_dataset
+from .tta import add_tta_arguments, run_tta
 from .data.errors import DatasetFormatError, DatasetNotFoundError
 from .data.summary import format_summary, require_some_dataset, summarize_all
 from .errors import ConfigError
@@ -76,6 +77,7 @@ def _run(argv: list[str] | None) -> int:
     export.add_argument("--root", help="data root, to recompute the training statistics (default: $FER_DATA)")
     add_video_arguments(commands.add_parser("video", help="annotate a video: faces tracked, expressions per frame (CSV), smoothed over time, timeline"))
     add_cross_dataset_arguments(commands.add_parser("cross-dataset", help="score runs' model files on other datasets' faces (CK+, JAFFE)"))
+    add_tta_arguments(commands.add_parser("tta", help="score runs' model files with and without test-time augmentation (flips, shifts)"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.command in ("study", "train") else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -95,6 +97,8 @@ def _run(argv: list[str] | None) -> int:
         return run_video(args)
     if args.command == "cross-dataset":
         return run_cross_dataset(args)
+    if args.command == "tta":
+        return run_tta(args)
     if args.command == "export-model":
         from .model_file import export_run
 

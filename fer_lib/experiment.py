@@ -45,6 +45,7 @@ from .model_file import export_run_model, training_face_crop
 from .models import create_model, list_models, model_input_kind
 from .preprocess.face_crop import FaceCrop, Framing
 from .profiles import resolve_recipe
+from .tta import TTA_FILE, evaluate_model_tta, fold_splits
 from .runs import (
     CONFIG_FILE,
     FAILURE_FILE,
@@ -429,6 +430,7 @@ def _write_outputs(folder: RunFolder, result: ExperimentResult, data_root: str |
         face_crop = training_face_crop(result.folds[0].train, folder.final.name)
         _export_model(folder, result, face_crop)
         _evaluate_cross_dataset(folder, result, face_crop[0], data_root)
+        _evaluate_tta(folder, result)
 
 
 def _export_model(folder: RunFolder, result: ExperimentResult, face_crop: tuple[FaceCrop, Framing]) -> None:
@@ -451,3 +453,14 @@ def _evaluate_cross_dataset(folder: RunFolder, result: ExperimentResult, crop: F
     )  # fmt: skip
     if records:
         folder.write_json(CROSS_DATASET_FILE, records)
+
+
+def _evaluate_tta(folder: RunFolder, result: ExperimentResult) -> None:
+    """Score the honest model with and without test-time augmentation on its validation and test split
+    (:mod:`fer_lib.tta`) into ``tta.json``; selection stays on the single view."""
+    fit_result, config = result.fits[0], result.config
+    splits = fold_splits(config["dataset"], result.folds[0])
+    records = evaluate_model_tta(
+        result.models[0], fit_result.normalize_mean, fit_result.normalize_std, splits, model_name=config["model"], source_model=folder.final.name
+    )
+    folder.write_json(TTA_FILE, records)

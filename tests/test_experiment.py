@@ -73,6 +73,9 @@ def test_fer2013_run_folder_is_complete(fer_data, tmp_path):
     assert records[0]["precision"] == resolve_amp("auto", torch.device("cpu"))
     assert set(records[0]["convergence"]) >= {"basis", "best_epoch", "converged"}
     assert inspect_run(run).status == "complete"
+    tta = {r["role"]: r for r in json.loads((run / "tta.json").read_text())}
+    assert tta["test"]["single_view"]["accuracy"] == pytest.approx(records[0]["accuracy"])  # the honest weights, single view
+    assert tta["val"]["single_view"]["n"] == 32 and tta["test"]["n_views"] == 10
     inputs, faces, labels = result.test_examples(n=4)
     assert inputs.shape == (4, 1, 48, 48) and faces.shape == (4, 48, 48, 1) and len(labels) == 4
 

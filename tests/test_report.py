@@ -92,7 +92,7 @@ def _write_run(
 @pytest.fixture(scope="module")
 def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A results folder with every kind of run folder: two seeds of LKCNN and of its ablation, one STSTNet run with the
-    published-weights check and a cross-dataset file, a k-fold CK+ run, a failed, a stale and a half-written run."""
+    published-weights check, a cross-dataset and a TTA file, a k-fold CK+ run, a failed, a stale and a half-written run."""
     results = tmp_path_factory.mktemp("results")
     loso_history = _history(4, validation=False, rising=False)
     for seed, (lk, base) in enumerate(((0.74, 0.72), (0.76, 0.71))):
@@ -104,6 +104,8 @@ def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scores = {"n": 3, "accuracy": 0.6667, "macro_f1": 0.5, "uar": 0.5}
     cross = [{"train_dataset": "megc2019", "eval_dataset": "casme2", "classes": MEGC_CLASSES, **scores}]
     (ststnet / "cross_dataset.json").write_text(json.dumps(cross))
+    tta = [{"role": "test", "split": "PrivateTest", "views": "ten_view", "single_view": {"n": 3, "accuracy": 0.6, "macro_f1": 0.5}, "tta": {"n": 3, "accuracy": 0.625, "macro_f1": 0.55}}]
+    (ststnet / "tta.json").write_text(json.dumps(tta))
     _write_run(results, "resnet18_fer", "ckplus", 0, _kfold_records("resnet18_fer", 0, 0.81), _history(4, validation=True, rising=True))
     failed = _write_run(results, "irnet", "fer2013", 0, None)
     failure = {"error": "RuntimeError: CUDA out of memory at epoch 3", "notebook": "03_irnet.ipynb", "step": "03_irnet irnet fer2013"}
@@ -167,6 +169,7 @@ def test_loso_kfold_cross_dataset_and_checks_are_reported(fixture_report):
     assert "`casme2` UF1 / UAR / accuracy (%) (n)" in md
     assert "| 72.09 / 72.50 | 72.09 / 72.50 / 73.98 |" in md
     assert "| `ststnet__megc2019__smoke__s0` | `megc2019` | `casme2` | `negative, positive, surprise` | 3 | 66.67 | 50.00 | 50.00 |" in md
+    assert "| `ststnet__megc2019__smoke__s0` | `PrivateTest` | 3 | `ten_view` | 60.00 / 62.50 | +2.50 | 50.00 / 55.00 |" in md
     assert "| `ms_per_face` | 1.25 |" in md and "| `rounds` | 1.2, 1.3 |" in md
 
 

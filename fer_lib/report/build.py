@@ -19,6 +19,7 @@ from .sections.ablations import ablations
 from .sections.convergence import convergence_section
 from .sections.costs import costs
 from .sections.cross_dataset import cross_dataset
+from .sections.tta import tta
 from .sections.headline import headline
 from .sections.per_dataset import per_dataset
 from .sections.protocols import protocol_gaps
@@ -76,6 +77,7 @@ def build_report(
         "seeds": seeds(ctx),
         "ablations": ablations(ctx),
         "protocol_gaps": gaps_text,
+        "tta": tta(ctx),
         "cross_dataset": cross_dataset(ctx),
         "costs": costs(ctx),
         "convergence": convergence_section(ctx),

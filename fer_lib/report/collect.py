@@ -22,6 +22,7 @@ from .provenance import Value, from_file
 BENCH_DIR = "bench"
 DATASETS_FILE = "01_datasets/datasets.json"
 CROSS_DATASET_FILE = "cross_dataset.json"
+TTA_FILE = "tta.json"
 HISTORY_FILE = "history.csv"
 ENV_FILE = "env.json"
 
@@ -29,7 +30,7 @@ ENV_FILE = "env.json"
 @dataclass(frozen=True)
 class Run:
     """A complete run: its state (``config.json``, ``metrics.json`` records), its history, and the extra files that
-    the report reads (published-weights checks, cross-dataset records), keyed by file name."""
+    the report reads (published-weights checks, cross-dataset and TTA records), keyed by file name."""
 
     state: RunState
     history: pd.DataFrame | None
@@ -118,10 +119,10 @@ class StudyResults:
 
 def collect(results_dir: str | os.PathLike[str]) -> StudyResults:
     """Read ``results_dir`` (see the module docstring); from each complete run folder also the claims' ``check_file``
-    and ``cross_dataset.json`` when present."""
+    and ``cross_dataset.json`` and ``tta.json`` when present."""
     results_dir = Path(results_dir)
     claims = load_claims()
-    wanted = sorted({CROSS_DATASET_FILE, *(c.check_file for c in claims.values() if c.check_file)})
+    wanted = sorted({CROSS_DATASET_FILE, TTA_FILE, *(c.check_file for c in claims.values() if c.check_file)})
     problems = _Problems(results_dir)
     states = scan_runs(results_dir)
     runs = []

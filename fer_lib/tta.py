@@ -1,0 +1,172 @@
+"""Test-time augmentation (TTA): a model's class probabilities averaged over fixed views of each face.
+
+The FER2013 literature reports ten-crop TTA: crops of 40-44 px at the four corners and the centre of the 48 px face,
+and their mirrors. Our models train on the whole face with random shifts (:class:`~fer_lib.preprocess.BatchAugment`),
+so the ten views here shift the face instead of cropping it: the image as it is, and the four diagonal shifts by
+:data:`TEN_VIEW_SHIFT` of its side (4 px at 48 px, the offset of a 40 px corner crop), each also mirrored, with
+reflection padding as in training; the input size stays the model's. ``flip`` is the image and its mirror.
+
+TTA changes only the evaluation: the honest model is still the epoch selected on single-view validation accuracy.
+Each record holds the single-view metrics beside the TTA ones, from the same weights on the same split, for the
+validation and the test split. ``python -m fer_lib tta RUN_DIR [RUN_DIR ...]`` writes a run's :data:`TTA_FILE` from its
+model file; a new single-split image run writes it at its end (``fer_lib.experiment``).
+
+Record keys: ``role`` (``val`` or ``test``), ``split`` (e.g. ``PrivateTest``), ``views``, ``n_views``, ``shift``,
+``single_view`` (``n``, ``accuracy``, ``macro_f1``, ``uar``), ``tta`` (:func:`~fer_lib.metrics.classification_metrics`),
+``weights`` (what was evaluated), ``model``, ``source_model``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .atomic_write import write_atomic
+from .cross_dataset import require_model_file
+from .data.base import FaceDataset
+from .data.registry import get_dataset_spec
+from .errors import ConfigError
+from .metrics import SUMMARY_KEYS, classification_metrics
+from .model_file import load_model
+from .preprocess.augment import affine_theta, warp_affine
+from .preprocess.normalize import Normalize
+from .runs import CONFIG_FILE
+
+TTA_FILE = "tta.json"  # the name fer_lib.report.collect reads
+TEN_VIEW_SHIFT = 4 / 48  # the centre of a 40 px corner crop of a 48 px face lies 4 px off the face's centre
+VIEW_SETS = {"flip": 2, "ten_view": 10}
+TRAINED_WEIGHTS = "the run's honest weights in float32, at the end of training"
+MODEL_FILE_WEIGHTS = "the run's model file (fp16 weights, float32 compute)"
+
+
+def view_thetas(views: str, shift: float = TEN_VIEW_SHIFT) -> torch.Tensor:
+    """``F.affine_grid`` matrices ``(V, 2, 3)`` of the view set ``views``; the first view is the image as it is."""
+    if views not in VIEW_SETS:
+        raise ValueError(f"unknown TTA views {views!r}; choose from {sorted(VIEW_SETS)}")
+    offsets = [(0.0, 0.0)] + ([(dx, dy) for dx in (-shift, shift) for dy in (-shift, shift)] if views == "ten_view" else [])
+    flips = torch.tensor([False, True]).repeat_interleave(len(offsets))
+    shifts = torch.tensor(offsets * 2)
+    thetas = affine_theta(flips, torch.zeros(len(flips)), torch.ones(len(flips)), shifts, 1, 1)
+    assert len(thetas) == VIEW_SETS[views]
+    return thetas
+
+
+@torch.no_grad()
+def view_probabilities(model: nn.Module, images_u8: torch.Tensor, normalize: nn.Module, thetas: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Softmax probabilities ``(V, N, K)`` of ``model`` (in the mode it is in) on each view of the uint8 images
+    ``(N, C, H, W)``; view 0 is fed unwarped, so its probabilities are exactly the single-view ones."""
+    device = next(model.parameters()).device
+    normalize = normalize.to(device)
+    out = []
+    for start in range(0, len(images_u8), batch_size):
+        x = normalize(images_u8[start : start + batch_size].to(device))
+        views = [x] + [warp_affine(x, theta.expand(len(x), 2, 3)) for theta in thetas[1:]]
+        out.append(torch.stack([model(v).float().softmax(-1) for v in views]).cpu())
+    return torch.cat(out, 1)
+
+
+def tta_record(probs: torch.Tensor, labels: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """Single-view metrics (view 0) and TTA metrics (views averaged) of ``probs`` ``(V, N, K)`` against ``labels`` ``(N,)``."""
+    single = classification_metrics(labels, probs[0].argmax(-1).numpy(), class_names)
+    return {
+        "single_view": {key: single[key] for key in ("n", *SUMMARY_KEYS)},
+        "tta": classification_metrics(labels, probs.mean(0).argmax(-1).numpy(), class_names),
+    }
+
+
+def evaluate_model_tta(
+    model: nn.Module,
+    mean: Sequence[float] | np.ndarray,
+    std: Sequence[float] | np.ndarray,
+    splits: Sequence[tuple[str, str, FaceDataset]],
+    views: str = "ten_view",
+    weights: str = TRAINED_WEIGHTS,
+    model_name: str = "",
+    source_model: str = "",
+) -> list[dict[str, Any]]:
+    """One record per ``(role, split label, dataset)`` of ``splits`` for the in-memory ``model``, whose inputs are
+    normalised with the training split's ``mean``/``std`` ([0, 1] units). The model's train/eval mode is restored."""
+    thetas = view_thetas(views)
+    normalize = Normalize(np.asarray(mean), np.asarray(std))
+    was_training = model.training
+    model.eval()
+    records = []
+    try:
+        for role, label, data in splits:
+            images = torch.from_numpy(np.ascontiguousarray(data.images)).movedim(-1, -3)
+            probs = view_probabilities(model, images, normalize, thetas)
+            records.append({
+                "role": role, "split": label, "views": views, "n_views": len(thetas), "shift": TEN_VIEW_SHIFT if views == "ten_view" else 0.0,
+                **tta_record(probs, data.labels, data.class_names), "weights": weights, "model": model_name, "source_model": source_model,
+            })  # fmt: skip
+    finally:
+        model.train(was_training)
+    return records
+
+
+def evaluate_tta(
+    run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str] | None = None, views: str = "ten_view", out_dir: str | os.PathLike[str] | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate the model file of the run folder ``run_dir`` with and without TTA on the validation and test split the
+    run was selected and scored on (rebuilt from its ``config.json``); write :data:`TTA_FILE` to ``out_dir`` (default:
+    the run folder) atomically and return the records."""
+    from .experiment import build_folds  # experiment.py imports this module for new runs
+
+    model_path = require_model_file(run_dir)
+    config_path = Path(run_dir) / CONFIG_FILE
+    if not config_path.is_file():
+        raise ConfigError(f"{run_dir} has no {CONFIG_FILE}: it is not a finished run; run it to completion first")
+    config = json.loads(config_path.read_text())
+    model, info = load_model(model_path)
+    fold = build_folds(config["dataset"], config["recipe"], config["seed"], None if data_root is None else str(data_root))[0]
+    records = evaluate_model_tta(model, info.mean, info.std, fold_splits(config["dataset"], fold), views, MODEL_FILE_WEIGHTS, info.model, info.run)
+    write_tta(Path(out_dir if out_dir is not None else run_dir) / TTA_FILE, records)
+    return records
+
+
+def fold_splits(dataset: str, fold: Any) -> list[tuple[str, str, FaceDataset]]:
+    """``(role, split label, data)`` of a single-split fold's validation part (when it has one) and its test split."""
+    test_label = get_dataset_spec(dataset).protocol.describe(1)
+    return ([("val", "validation", fold.val)] if fold.val is not None else []) + [("test", test_label, fold.test)]
+
+
+def write_tta(path: str | os.PathLike[str], records: list[dict[str, Any]]) -> Path:
+    """Write ``records`` as the JSON list the report reads, atomically; return the path."""
+    path = Path(path)
+    text = json.dumps(records, indent=2) + "\n"
+    write_atomic(path, lambda tmp: tmp.write_text(text))
+    return path
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``tta`` subcommand's arguments."""
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders with a model.pt, e.g. results/runs/resnet18_fer__fer2013__cpu__s0")
+    parser.add_argument("--views", default="ten_view", choices=sorted(VIEW_SETS), help="view set (default: ten_view)")
+    parser.add_argument("--root", help="data root (default: $FER_DATA)")
+    parser.add_argument("--out-dir", help=f"write <out-dir>/<run>/{TTA_FILE} instead of into each run folder")
+
+
+def run_tta(args: argparse.Namespace) -> int:
+    """The ``tta`` command: every run folder is checked for a model file first, then each is evaluated and one line
+    per split printed; exit status 0."""
+    for run_dir in args.run_dirs:
+        require_model_file(run_dir)
+    for run_dir in args.run_dirs:
+        out_dir = None if args.out_dir is None else Path(args.out_dir) / Path(run_dir).resolve().name
+        if out_dir is not None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for r in evaluate_tta(run_dir, args.root, args.views, out_dir):
+            single, tta = r["single_view"], r["tta"]
+            print(
+                f"{Path(run_dir).name}: {r['split']} (n={single['n']}): accuracy {single['accuracy']:.4f} single view, "
+                f"{tta['accuracy']:.4f} with {r['n_views']} views (macro-F1 {single['macro_f1']:.4f} -> {tta['macro_f1']:.4f})"
+            )
+        print(f"Wrote {Path(out_dir if out_dir is not None else run_dir) / TTA_FILE}")
+    return 0
