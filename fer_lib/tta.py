@@ -31,6 +31,7 @@ from torch import nn
 from .atomic_write import write_atomic
 from .cross_dataset import require_model_file
 from .data.base import FaceDataset
+from .data.protocols import FoldData
 from .data.registry import get_dataset_spec
 from .errors import ConfigError
 from .metrics import SUMMARY_KEYS, classification_metrics
@@ -53,9 +54,7 @@ def view_thetas(views: str, shift: float = TEN_VIEW_SHIFT) -> torch.Tensor:
     offsets = [(0.0, 0.0)] + ([(dx, dy) for dx in (-shift, shift) for dy in (-shift, shift)] if views == "ten_view" else [])
     flips = torch.tensor([False, True]).repeat_interleave(len(offsets))
     shifts = torch.tensor(offsets * 2)
-    thetas = affine_theta(flips, torch.zeros(len(flips)), torch.ones(len(flips)), shifts, 1, 1)
-    assert len(thetas) == VIEW_SETS[views]
-    return thetas
+    return affine_theta(flips, torch.zeros(len(flips)), torch.ones(len(flips)), shifts, 1, 1)
 
 
 @torch.no_grad()
@@ -131,7 +130,7 @@ def evaluate_tta(
     return records
 
 
-def fold_splits(dataset: str, fold: Any) -> list[tuple[str, str, FaceDataset]]:
+def fold_splits(dataset: str, fold: FoldData) -> list[tuple[str, str, FaceDataset]]:
     """``(role, split label, data)`` of a single-split fold's validation part (when it has one) and its test split."""
     test_label = get_dataset_spec(dataset).protocol.describe(1)
     return ([("val", "validation", fold.val)] if fold.val is not None else []) + [("test", test_label, fold.test)]
