@@ -28,7 +28,7 @@ from fer_lib.runs import (  # noqa: E402
 )
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-LEGACY = RESULTS / "runs" / "dcn_cbam__fer2013__cpu__s0"  # committed before config.json recorded recipe_hash
+LEGACY = RESULTS / "runs" / "resnet18_dcn__fer2013__cpu__s0"  # committed before config.json recorded recipe_hash
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_changed_recipe_is_stale_and_names_the_setting(legacy_run):
     _edit_config(legacy_run, lambda c: c["recipe"].update(epochs=30))
     state = inspect_run(legacy_run)
     assert state.status == "stale" and state.detail == "recipe differs: epochs 30 -> 12"
-    assert state.records is not None and state.records[0]["model"] == "dcn_cbam"
+    assert state.records is not None and state.records[0]["model"] == "resnet18_dcn"
 
 
 def test_changed_train_default_is_stale_but_resolved_precision_is_not(legacy_run):
@@ -73,7 +73,7 @@ def test_recipe_hash_decides_for_new_runs_with_their_overrides(legacy_run):
     def as_new_run(config):
         config["overrides"] = {"epochs": 4}
         config["recipe"]["epochs"] = config["train_config"]["epochs"] = 4
-        config["recipe_hash"] = recipe_hash(current_recipe("cpu", "dcn_cbam", "fer2013", {"epochs": 4}))
+        config["recipe_hash"] = recipe_hash(current_recipe("cpu", "resnet18_dcn", "fer2013", {"epochs": 4}))
 
     _edit_config(legacy_run, as_new_run)
     assert inspect_run(legacy_run).status == "complete"  # the override is part of what the run asked for
@@ -82,7 +82,7 @@ def test_recipe_hash_decides_for_new_runs_with_their_overrides(legacy_run):
 
 
 def test_failure_wins_until_a_newer_metrics_file(legacy_run):
-    write_failure(legacy_run, "ValueError: boom", "04_dcn_cbam.failed.ipynb", "04_dcn_cbam dcn_cbam fer2013")
+    write_failure(legacy_run, "ValueError: boom", "04_dcn_cbam.failed.ipynb", "04_dcn_cbam resnet18_dcn fer2013")
     state = inspect_run(legacy_run)
     assert state.status == "failed" and state.detail == "ValueError: boom" and state.records is None
     later = (legacy_run / FAILURE_FILE).stat().st_mtime_ns + 10**9
