@@ -85,7 +85,7 @@ def test_jobs_expand_each_steps_seeds_per_profile_and_the_report_comes_last():
 def test_cli_only_nosuch_and_missing_data_root_exit_2(capsys, monkeypatch):
     assert main(["study", "--list", "--only", "nosuch"]) == 2
     assert "matches no step" in capsys.readouterr().err
-    monkeypatch.delenv("FER_DATA")
+    monkeypatch.delenv("FER_DATA", raising=False)
     assert main(["study", "--only", "01_datasets"]) == 2
     assert capsys.readouterr().err.count("\n") == 1  # one line
 
