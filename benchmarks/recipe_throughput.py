@@ -19,7 +19,6 @@ import dataclasses
 import json
 import os
 import statistics
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,7 +29,8 @@ from fer_lib.engine.fit import build_optimizer, build_scheduler
 from fer_lib.models import create_model
 from fer_lib.preprocess import BatchAugment, Normalize
 from fer_lib.profiles import resolve_recipe
-from fer_lib.runs import cpu_name
+
+from bench_output import machine_facts, write_report
 
 PROFILE, DATASET = "cpu", "fer2013"
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -96,12 +96,10 @@ def main() -> None:
     report = {
         "what": f"training images/s of the {PROFILE} recipe on {DATASET} faces by batch size and input side, {args.images} images per measurement, median of {args.rounds} interleaved rounds",
         "threads": args.threads,
-        "machine": {"cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": os.cpu_count(), "torch": torch.__version__},
+        "machine": machine_facts(),
         "models": results,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

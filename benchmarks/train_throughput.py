@@ -35,7 +35,8 @@ from fer_lib.engine import TensorSplit, TrainConfig, cpu_bf16_speedup, resolve_a
 from fer_lib.engine.fit import build_optimizer, build_scheduler
 from fer_lib.models import create_model
 from fer_lib.preprocess import BatchAugment, Normalize
-from fer_lib.runs import cpu_name
+
+from bench_output import machine_facts, write_report
 
 DENSE_BUDGET_S = 10.0  # seconds per dense-peak measurement, whatever the CPU emulates
 # The bf16 training loop runs only where the bf16 conv probe is at least this fraction of fp32: below it the CPU emulates
@@ -183,12 +184,10 @@ def main() -> None:
         "threads": args.threads,
         "engine_default_amp": {"auto_resolves_to": auto_amp, "bf16_conv_speedup_probe": round(cpu_bf16_speedup(), 2)},
         "bf16_loop": "measured" if bf16_loop else f"skipped: the bf16 conv probe runs at {cpu_bf16_speedup():.2f}x fp32 (< {BF16_LOOP_MIN_SPEEDUP})",
-        "machine": {"cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": os.cpu_count(), "torch": torch.__version__},
+        "machine": machine_facts(),
         "models": results,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":
