@@ -26,7 +26,7 @@ import nbformat
 
 from .errors import ConfigError
 from .paths import DATA_ENV, data_root
-from .runs import FAILURE_FILE, inspect_run, run_name, write_atomic, write_failure
+from .runs import FAILURE_FILE, current_recipe, inspect_run, run_name, write_atomic, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +193,7 @@ def run_study(
         if job.step.kind == "run" and not force:
             state = inspect_run(out)
             if state.status == "complete":
-                recorded = (state.config or {}).get("overrides") or {}
-                overrides = {k: v for k, v in recorded.items() if job.step.parameters.get(k) != v}  # the step's own are the study's
+                overrides = recipe_deviations(state.config or {}, job.step.parameters)
                 if overrides:  # trained by hand with other settings: complete, but not the study's recipe
                     log.warning("skip %s: complete, but trained with overrides %s (--force retrains it with the study's recipe)", out.name, overrides)
                 else:
@@ -210,6 +209,16 @@ def run_study(
         else:
             outcome.ran.append(out)
     return outcome
+
+
+def recipe_deviations(config: dict[str, Any], step_parameters: dict[str, Any]) -> dict[str, Any]:
+    """The overrides a run's ``config.json`` records that make it another recipe than the study's: those the step does
+    not set itself and the current recipe does not already hold (a run probed by hand with settings the recipe has since
+    adopted is the study's run)."""
+    recorded = config.get("overrides") or {}
+    own = {k: v for k, v in recorded.items() if step_parameters.get(k) == v}
+    recipe = current_recipe(config["profile"], config["model"], config["dataset"], own)
+    return {k: v for k, v in recorded.items() if k not in own and recipe.get(k) != v}
 
 
 def _relative_if_possible(path: Path, start: Path) -> str:

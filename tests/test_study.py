@@ -17,7 +17,8 @@ from fer_lib import study
 from fer_lib.__main__ import main
 from fer_lib.errors import ConfigError
 from fer_lib.runs import FAILURE_FILE, inspect_run
-from fer_lib.study import STEPS, Step, run_step, run_study, select_jobs, study_jobs
+from fer_lib.profiles import resolve_recipe
+from fer_lib.study import STEPS, Step, recipe_deviations, run_step, run_study, select_jobs, study_jobs
 
 TINY = {"epochs": 1, "batch_size": 16, "train_limit": 64, "eval_limit": 32, "model_kwargs": {"widths": (8, 16, 32, 64)}, "progress": False}
 CHECK = "from fer_lib.notebook_params import check_parameters\ncheck_parameters(In)"
@@ -80,6 +81,20 @@ def test_jobs_expand_each_steps_seeds_per_profile_and_the_report_comes_last():
     assert [j.seed for j in study_jobs("paper", steps)] == [0, 0, 0]  # a profile the step does not list trains seed 0
     last = study_jobs("cpu")[-1]
     assert last.step.kind == "report" and last.output_dir(Path("results")) == Path("results")
+
+
+def test_only_overrides_that_change_the_studys_recipe_are_deviations():
+    fine_tuning = resolve_recipe("cpu", "dcn_cbam", "ckplus", {"init_from": "fer2013"})
+    from_scratch = resolve_recipe("cpu", "dcn_cbam", "ckplus")
+    assert fine_tuning["epochs"] != from_scratch["epochs"]  # what the second case below relies on
+    config = {"profile": "cpu", "model": "dcn_cbam", "dataset": "ckplus"}
+    other_lr = fine_tuning["lr"] + from_scratch["lr"]  # neither recipe's
+    # the step's own parameter and a value the recipe already holds are the study's; another value is not
+    recorded = {"init_from": "fer2013", "epochs": fine_tuning["epochs"], "lr": other_lr}
+    assert recipe_deviations(config | {"overrides": recorded}, {"init_from": "fer2013"}) == {"lr": other_lr}
+    # a step without init_from resolves no fine-tuning layer: its epochs are then another recipe's too
+    assert recipe_deviations(config | {"overrides": recorded}, {}) == recorded
+    assert recipe_deviations(config, {}) == {}
 
 
 def test_cli_only_nosuch_and_missing_data_root_exit_2(capsys, monkeypatch):
