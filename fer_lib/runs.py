@@ -44,6 +44,11 @@ MODEL_FILE = "model.pt"  # a run's exported model (fer_lib.model_file)
 # Written by the study when a step raises: {"error": "<ExceptionType: message>", "notebook": "<the partial executed
 # notebook, relative to the run folder>", "step": "<the step's label>"}. A later successful run removes it.
 FAILURE_FILE = "failure.json"
+RUNS_DIR = "runs"  # <results>/runs/<name>/: the study's runs
+# <results>/probes/<name>/: recipe probes, runs trained by hand with settings the recipe does not hold
+# (``python -m fer_lib train --output results/probes/<name> --set ...``); the report sets each beside the study's run
+# it would replace and takes no other number from them.
+PROBES_DIR = "probes"
 STAGING_DIR = ".partial"  # <parent>/.partial/<name>/: a run being written
 REPLACED_DIR = ".replaced"  # <parent>/.replaced/<name>/: the older run, for the instant between the two renames
 REQUIRED_KEYS = (
@@ -176,9 +181,10 @@ def _changed_source(path: Path, config: dict[str, Any]) -> str:
     return f"its source model {start['run']}/{MODEL_FILE} changed since it was fine-tuned from it (sha256 {str(start.get('sha256'))[:12]}… -> {digest[:12]}…)"
 
 
-def scan_runs(results: str | os.PathLike[str]) -> list[RunState]:
-    """:func:`inspect_run` of every folder under ``<results>/runs/``, sorted by name (staging folders are not runs)."""
-    runs = Path(results) / "runs"
+def scan_runs(results: str | os.PathLike[str], folder: str = RUNS_DIR) -> list[RunState]:
+    """:func:`inspect_run` of every folder under ``<results>/<folder>/`` (default the study's ``runs/``; or
+    :data:`PROBES_DIR`), sorted by name (staging folders are not runs)."""
+    runs = Path(results) / folder
     if not runs.is_dir():
         return []
     return [inspect_run(p) for p in sorted(runs.iterdir(), key=lambda p: p.name) if p.is_dir() and not p.name.startswith(".")]

@@ -26,7 +26,7 @@ import nbformat
 
 from .errors import ConfigError
 from .paths import DATA_ENV, data_root
-from .runs import FAILURE_FILE, current_recipe, inspect_run, run_name, write_atomic, write_failure
+from .runs import FAILURE_FILE, RUNS_DIR, current_recipe, inspect_run, run_name, write_atomic, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Job:
         """Where the job writes: its run folder, ``results/<notebook>/`` for a data notebook, ``results/`` for the report."""
         if self.step.kind == "run":
             p = self.step.parameters
-            return results / "runs" / run_name(p["model"], p["dataset"], self.profile, self.seed, p.get("init_from"))
+            return results / RUNS_DIR / run_name(p["model"], p["dataset"], self.profile, self.seed, p.get("init_from"))
         return results if self.step.kind == "report" else results / self.step.notebook
 
     def parameters(self, results: Path, force: bool, notebooks: Path = NOTEBOOKS) -> dict[str, Any]:

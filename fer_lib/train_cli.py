@@ -64,10 +64,10 @@ def run_train(args: argparse.Namespace) -> int:
     """Train and finish one run for parsed ``args``; rank 0 prints where it is and both protocols' metrics. Returns 0."""
     from .engine.distributed import cleanup_distributed
     from .experiment import run_experiment
-    from .runs import run_name
+    from .runs import RUNS_DIR, run_name
 
     overrides = parse_overrides(args.overrides)
-    output = Path(args.output) if args.output else Path("results") / "runs" / run_name(args.model, args.dataset, args.profile, args.seed, overrides.get("init_from"))
+    output = Path(args.output) if args.output else Path("results") / RUNS_DIR / run_name(args.model, args.dataset, args.profile, args.seed, overrides.get("init_from"))
     try:
         result = run_experiment(
             args.model, args.dataset, args.profile, seed=args.seed, device=args.device, data_root=args.root,

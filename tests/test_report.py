@@ -173,6 +173,52 @@ def test_loso_kfold_cross_dataset_and_checks_are_reported(fixture_report):
     assert "| `ms_per_face` | 1.25 |" in md and "| `rounds` | 1.2, 1.3 |" in md
 
 
+def _single_split_records(model: str, seed: int, accuracy: float) -> list[dict[str, Any]]:
+    classes = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    records = [_record(model, "fer2013", protocol, seed, accuracy + bonus, classes) for protocol, bonus in (("honest", 0.0), ("test_selected", 0.01))]
+    return [record | {"split": "PrivateTest", "selected_epoch": 3} for record in records]
+
+
+def _single_split_history(top: float) -> pd.DataFrame:
+    """Validation accuracy peaking at ``top`` in epoch 3 of 4."""
+    return pd.DataFrame({"epoch": [1, 2, 3, 4], "train_loss": [1.5, 1.2, 1.0, 0.9], "val_acc": [0.3, 0.5, top, top - 0.01], "fold": "official"})
+
+
+def _write_probe(results: Path, name: str, model: str, dataset: str, seed: int, overrides: dict[str, Any], accuracy: float, top: float) -> Path:
+    folder = results / "probes" / name
+    folder.mkdir(parents=True)
+    recipe = resolve_recipe("smoke", model, dataset, overrides)
+    config = {"model": model, "dataset": dataset, "profile": "smoke", "seed": seed, "overrides": overrides, "recipe": recipe, "pretrained": False}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.json").write_text(json.dumps(_single_split_records(model, seed, accuracy)))
+    _single_split_history(top).to_csv(folder / "history.csv", index=False)
+    return folder
+
+
+def test_a_recipe_probe_is_shown_only_beside_the_study_run_it_would_replace(tmp_path, fer_data):
+    results = tmp_path / "results"
+    _write_run(results, "resnet18_fer", "fer2013", 0, _single_split_records("resnet18_fer", 0, 0.60), _single_split_history(0.58))
+    lr = resolve_recipe("smoke", "resnet18_fer", "fer2013")["lr"] * 2
+    probe = _write_probe(results, "resnet18_fer__fer2013__smoke__s0__lr", "resnet18_fer", "fer2013", 0, {"lr": lr}, 0.625, 0.61)
+    (probe / "tta.json").write_text(json.dumps([{"role": "test", "split": "PrivateTest", "tta": {"n": 7, "accuracy": 0.64}}]))
+    _write_probe(results, "resnet18_fer__fer2013__smoke__s3__lr", "resnet18_fer", "fer2013", 3, {"lr": lr}, 0.7, 0.7)
+    stale = _write_probe(results, "resnet18_fer__fer2013__smoke__s0__epochs", "resnet18_fer", "fer2013", 0, {}, 0.9, 0.9)
+    config = json.loads((stale / "config.json").read_text())
+    (stale / "config.json").write_text(json.dumps(config | {"recipe": config["recipe"] | {"epochs": 99}}))
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
+    md, section = report.markdown, "## Recipe probes"
+    row = _row(md, code(probe.name), section)
+    assert code("resnet18_fer__fer2013__smoke__s0") in row and f"lr {format_number(lr / 2, decimals=None)} -> {format_number(lr, decimals=None)}" in row
+    assert "| 58.00 / 61.00 | 60.00 / 62.50 | +2.50 | — / 64.00 |" in row  # validation at the honest epoch 3, then test
+    assert row.endswith("| no |")  # the recipe does not hold the probe's lr
+    listed = md[md.index(section) :]
+    assert "`resnet18_fer__fer2013__smoke__s3__lr`: no complete study run" in listed
+    assert "`resnet18_fer__fer2013__smoke__s0__epochs` (stale): `recipe differs: epochs 99 ->" in listed
+    assert md.count(code(probe.name)) == 1 and format_number(0.7, 100) not in md  # probes feed no other section
+    assert "Run folders: 1 complete," in md
+    _check_provenance(report, results, tmp_path / "no_data")
+
+
 def test_same_inputs_give_identical_bytes(fixture_report, fixture_results, fer_data):
     first = fixture_report
     files = [first.markdown_path, first.html_path, *first.figures.values()]
@@ -270,6 +316,9 @@ class _Resolver:
             return sum(s.status == source["status"] for s in scan_runs(self.results))
         if what == "recipe":
             return resolve_recipe(source["profile"], source["model"], source["dataset"])[source["key"]]
+        if what == "history_value":
+            history = pd.read_csv(self.results / source["history"])
+            return float(history.loc[history["epoch"] == source["epoch"], source["column"]].iloc[0])
         run = self.results / "runs" / source["run"]
         config = json.loads((run / "config.json").read_text())
         if what == "convergence":

@@ -18,6 +18,7 @@ from fer_lib.notebook_params import check_parameters  # noqa: E402
 from fer_lib.runs import (  # noqa: E402
     FAILURE_FILE,
     METRICS_FILE,
+    PROBES_DIR,
     RunFolder,
     current_recipe,
     inspect_run,
@@ -47,8 +48,9 @@ def _edit_config(run: Path, change) -> None:
     (run / "config.json").write_text(json.dumps(config))
 
 
-def test_committed_runs_are_complete():
-    states = scan_runs(RESULTS)
+def test_committed_runs_and_probes_are_complete():
+    states = scan_runs(RESULTS) + scan_runs(RESULTS, PROBES_DIR)
+    assert any(s.path.parent.name == PROBES_DIR for s in states)
     assert states and all(s.status == "complete" for s in states), [(s.name, s.status, s.detail) for s in states if s.status != "complete"]
     assert all(s.records and s.config and s.detail == "" for s in states)
     assert "recipe_hash" not in json.loads((LEGACY / "config.json").read_text())  # the legacy path is what this checks

@@ -1,5 +1,6 @@
-"""What the report reads: every run folder's state, the complete runs' records and histories, the benchmarks, the
-dataset inventory of ``01_datasets``, and the claims and ablation pairs of ``claims.yaml``.
+"""What the report reads: every run folder's state, the complete runs' records and histories, the recipe probes
+(``probes/``, read the same way), the benchmarks, the dataset inventory of ``01_datasets``, and the claims and
+ablation pairs of ``claims.yaml``.
 
 Nothing here raises for what a results folder holds: an unreadable file becomes a :attr:`StudyResults.problems`
 line naming it, shown in the report's run-status section.
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..claims import Ablation, Claim, load_ablations, load_claims
-from ..runs import RunState, scan_runs
+from ..runs import PROBES_DIR, RunState, scan_runs
 from .provenance import Value, from_file
 
 BENCH_DIR = "bench"
@@ -78,9 +79,14 @@ class Run:
         return f"{device}: {name}" if name else device
 
     @property
+    def folder(self) -> str:
+        """The run folder relative to the results folder: ``runs/<name>`` or ``probes/<name>``."""
+        return f"{self.state.path.parent.name}/{self.name}"
+
+    @property
     def metrics_file(self) -> str:
         """``metrics.json`` relative to the results folder (the report's sources name files so)."""
-        return f"runs/{self.name}/metrics.json"
+        return f"{self.folder}/metrics.json"
 
     def record(self, protocol: str) -> tuple[int, dict[str, Any]] | None:
         """``(position in metrics.json, record)`` of ``protocol``, or ``None`` when the run has no such record."""
@@ -110,6 +116,8 @@ class StudyResults:
     results_dir: Path
     states: list[RunState]
     runs: list[Run]
+    probe_states: list[RunState]  # every folder under probes/
+    probes: list[Run]  # the complete ones
     claims: dict[str, Claim]
     ablations: list[Ablation]
     benches: dict[str, Any]  # file name under bench/ -> parsed JSON
@@ -124,18 +132,23 @@ def collect(results_dir: str | os.PathLike[str]) -> StudyResults:
     claims = load_claims()
     wanted = sorted({CROSS_DATASET_FILE, TTA_FILE, *(c.check_file for c in claims.values() if c.check_file)})
     problems = _Problems(results_dir)
-    states = scan_runs(results_dir)
-    runs = []
-    for state in states:
-        if state.status != "complete":
-            continue
-        history = _read_history(state.path / HISTORY_FILE, problems)
-        extras = {name: data for name in wanted if (data := _read_json(state.path / name, problems)) is not None}
-        runs.append(Run(state, history, extras))
+    states, probe_states = scan_runs(results_dir), scan_runs(results_dir, PROBES_DIR)
+    runs, probes = _complete_runs(states, wanted, problems), _complete_runs(probe_states, wanted, problems)
     benches = {p.name: data for p in sorted((results_dir / BENCH_DIR).glob("*.json")) if (data := _read_json(p, problems)) is not None}
     inventory = _read_json(results_dir / DATASETS_FILE, problems)
     datasets = {entry["name"]: entry for entry in inventory["datasets"]} if isinstance(inventory, dict) and "datasets" in inventory else None
-    return StudyResults(results_dir, states, runs, claims, load_ablations(), benches, datasets, problems.lines)
+    return StudyResults(results_dir, states, runs, probe_states, probes, claims, load_ablations(), benches, datasets, problems.lines)
+
+
+def _complete_runs(states: list[RunState], wanted: list[str], problems: _Problems) -> list[Run]:
+    """The complete runs of ``states`` with their histories and the ``wanted`` extra files they hold."""
+    runs = []
+    for state in states:
+        if state.status == "complete":
+            history = _read_history(state.path / HISTORY_FILE, problems)
+            extras = {name: data for name in wanted if (data := _read_json(state.path / name, problems)) is not None}
+            runs.append(Run(state, history, extras))
+    return runs
 
 
 class _Problems:

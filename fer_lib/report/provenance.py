@@ -6,7 +6,7 @@ A *source* is plain JSON-able data naming how a value is obtained:
 * ``{"claims": ["irnet", "metrics", "accuracy"]}`` — a value in ``fer_lib/claims.yaml`` (by claim key, then fields);
   ``{"ablation": ["resnet18_dcn", "section"]}`` — a field of an ablation pair there (by its model);
 * ``{"computed": "<what>", ...}`` — computed by this package from results files (convergence from ``history.csv``,
-  training FLOPs of a run's model, a profile's recipe, run counts);
+  training FLOPs of a run's model, a profile's recipe, run counts, a value of a run's ``history.csv`` at an epoch);
 * ``{"constant": "fer_lib.report.convergence.MIN_RISE_POINTS"}`` — a named constant of the code (a rule's threshold);
 * ``{"op": "mean" | "std" | "sub" | "mul" | "min" | "max" | "count" | "se_diff", "args": [source, ...]}`` — derived
   from other sources (``std`` is the sample standard deviation; ``se_diff`` is ``sqrt(sa²/na + sb²/nb)`` of

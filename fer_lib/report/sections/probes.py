@@ -1,0 +1,123 @@
+"""Recipe probes: runs trained by hand with settings the study's recipe does not hold (``probes/``), each set beside the
+study's run it would replace, so that a recipe change is decided on files and the decision can be read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...runs import current_recipe, recipe_differences, recipe_hash, recorded_recipe
+from ..collect import CROSS_DATASET_FILE, TTA_FILE, Run
+from ..context import Context
+from ..markdown import bullets, code, table
+from ..provenance import Value, computed, derive, from_file
+
+HEADER = [
+    "Probe", "Compared with", "Settings changed (study run -> probe)", "Val. accuracy at the honest epoch (%): study / probe",
+    "Honest test accuracy (%): study / probe", "Δ test (points)", "Ten-view TTA test accuracy (%): study / probe",
+    "Cross-dataset accuracy (%): study / probe", "Training wall time (s): study / probe", "Training images/s: study / probe",
+    "Probe's settings in the recipe now",
+]  # fmt: skip
+
+
+def probes(ctx: Context) -> str:
+    text = "## Recipe probes\n\n"
+    if not ctx.study.probe_states:
+        return text + f"No recipe probe: {code('probes/')} holds no run folder.\n\n"
+    text += (
+        f"Runs trained by hand ({code('python -m fer_lib train --output results/probes/<name> --set key=value')}) with "
+        "settings that the study's recipe does not hold, each beside the study's complete run of the same model, "
+        "dataset, profile and seed. A probe is read on validation first (the split that selects epochs); the test, "
+        "time and cross-dataset columns are read after. No other section takes a number from a probe. Wall times "
+        "compare only on the same machine (each run's `env.json` names it).\n\n"
+    )
+    rows, unpaired = [], []
+    for probe in ctx.study.probes:
+        study_run = _study_run(ctx, probe)
+        if study_run is None:
+            unpaired.append(f"{code(probe.name)}: no complete study run of {code(probe.model)} on {code(probe.dataset)} "
+                            f"(profile {code(probe.profile)}, seed {code(probe.seed)}) to compare it with")  # fmt: skip
+            continue
+        rows.append(_row(ctx, probe, study_run))
+    if rows:
+        text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9)) + "\n"
+    not_complete = [f"{code(s.name)} ({s.status}): {code(s.detail)}" for s in ctx.study.probe_states if s.status != "complete"]
+    if unpaired or not_complete:
+        text += "Probe folders not compared:\n\n" + bullets(unpaired + not_complete) + "\n"
+    return text
+
+
+def _study_run(ctx: Context, probe: Run) -> Run | None:
+    key = (probe.model, probe.dataset, probe.profile, probe.seed, probe.init_from)
+    return next((run for run in ctx.study.runs if (run.model, run.dataset, run.profile, run.seed, run.init_from) == key), None)
+
+
+def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
+    changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {}))
+    study_test, probe_test = study_run.value("honest", "accuracy"), probe.value("honest", "accuracy")
+    delta = "—" if study_test is None or probe_test is None else ctx.prov.number(derive("sub", probe_test, study_test), scale=100, signed=True)
+    cross = [
+        f"{code(dataset)} {_number(ctx, study_value)} / {_number(ctx, probe_value)}"
+        for dataset, study_value, probe_value in _paired_cross_dataset(study_run, probe)
+    ]  # fmt: skip
+    return [
+        code(probe.name), code(study_run.name), code(changed or "none"),
+        _pair(ctx, _selected_validation(study_run), _selected_validation(probe)),
+        _pair(ctx, study_test, probe_test), delta,
+        _pair(ctx, _test_tta(study_run), _test_tta(probe)),
+        "; ".join(cross) or "—",
+        _pair(ctx, study_run.value("honest", "train_wall_s"), probe.value("honest", "train_wall_s"), scale=1, decimals=0),
+        _pair(ctx, study_run.value("honest", "train_images_per_s"), probe.value("honest", "train_images_per_s"), scale=1, decimals=1),
+        "yes" if _in_recipe(probe) else "no",
+    ]  # fmt: skip
+
+
+def _number(ctx: Context, value: Value | None, scale: float = 100, decimals: int = 2) -> str:
+    return "—" if value is None else ctx.prov.number(value, scale=scale, decimals=decimals)
+
+
+def _pair(ctx: Context, study_value: Value | None, probe_value: Value | None, scale: float = 100, decimals: int = 2) -> str:
+    return f"{_number(ctx, study_value, scale, decimals)} / {_number(ctx, probe_value, scale, decimals)}"
+
+
+def _selected_validation(run: Run) -> Value | None:
+    """The validation accuracy of a single-split run at its honest (validation-selected) epoch, from ``history.csv``."""
+    found = run.record("honest")
+    epoch = found[1].get("selected_epoch") if found else None
+    if run.history is None or not isinstance(epoch, int) or "val_acc" not in run.history:
+        return None
+    rows = run.history[run.history["epoch"] == epoch]
+    if len(rows) != 1:  # k-fold and LOSO runs select one epoch per fold
+        return None
+    return Value(float(rows["val_acc"].iloc[0]), computed("history_value", history=f"{run.folder}/history.csv", column="val_acc", epoch=epoch))
+
+
+def _test_tta(run: Run) -> Value | None:
+    """The ten-view TTA accuracy of the run's honest model on its test split (``tta.json``, role ``test``)."""
+    records = run.extras.get(TTA_FILE)
+    for index, record in enumerate(records if isinstance(records, list) else []):
+        accuracy = (record.get("tta") or {}).get("accuracy")
+        if record.get("role") == "test" and isinstance(accuracy, (int, float)):
+            return Value(accuracy, from_file(f"{run.folder}/{TTA_FILE}", index, "tta", "accuracy"))
+    return None
+
+
+def _paired_cross_dataset(study_run: Run, probe: Run) -> list[tuple[str, Value | None, Value | None]]:
+    """``(evaluation dataset, study run's accuracy, probe's accuracy)`` for every dataset either was evaluated on."""
+    found = [_cross_dataset(study_run), _cross_dataset(probe)]
+    datasets = sorted(set(found[0]) | set(found[1]))
+    return [(dataset, found[0].get(dataset), found[1].get(dataset)) for dataset in datasets]
+
+
+def _cross_dataset(run: Run) -> dict[str, Value]:
+    records: Any = run.extras.get(CROSS_DATASET_FILE)
+    values = {}
+    for index, record in enumerate(records if isinstance(records, list) else []):
+        if isinstance(record.get("accuracy"), (int, float)):
+            values[str(record.get("eval_dataset"))] = Value(record["accuracy"], from_file(f"{run.folder}/{CROSS_DATASET_FILE}", index, "accuracy"))
+    return values
+
+
+def _in_recipe(probe: Run) -> bool:
+    """Whether the current code's recipe for the probe's model and dataset, without overrides, is the probe's recipe."""
+    config = probe.state.config or {}
+    return recipe_hash(recorded_recipe(config)) == recipe_hash(current_recipe(probe.profile, probe.model, probe.dataset))
