@@ -198,6 +198,7 @@ def _write_probe(results: Path, name: str, model: str, dataset: str, seed: int, 
 def test_a_recipe_probe_is_shown_only_beside_the_study_run_it_would_replace(tmp_path, fer_data):
     results = tmp_path / "results"
     _write_run(results, "resnet18_fer", "fer2013", 0, _single_split_records("resnet18_fer", 0, 0.60), _single_split_history(0.58))
+    _write_run(results, "resnet18_fer", "fer2013", 1, _single_split_records("resnet18_fer", 1, 0.64), _single_split_history(0.6))
     lr = resolve_recipe("smoke", "resnet18_fer", "fer2013")["lr"] * 2
     probe = _write_probe(results, "resnet18_fer__fer2013__smoke__s0__lr", "resnet18_fer", "fer2013", 0, {"lr": lr}, 0.625, 0.61)
     (probe / "tta.json").write_text(json.dumps([{"role": "test", "split": "PrivateTest", "tta": {"n": 7, "accuracy": 0.64}}]))
@@ -209,13 +210,14 @@ def test_a_recipe_probe_is_shown_only_beside_the_study_run_it_would_replace(tmp_
     md, section = report.markdown, "## Recipe probes"
     row = _row(md, code(probe.name), section)
     assert code("resnet18_fer__fer2013__smoke__s0") in row and f"lr {format_number(lr / 2, decimals=None)} -> {format_number(lr, decimals=None)}" in row
-    assert "| 58.00 / 61.00 | 60.00 / 62.50 | +2.50 | — / 64.00 |" in row  # validation at the honest epoch 3, then test
+    # validation at the honest epoch 3, then test, and the study's seed spread: the std of 60.00 and 64.00
+    assert "| 58.00 / 61.00 | 60.00 / 62.50 | +2.50 | 2.83 (n=2) | — / 64.00 |" in row
     assert row.endswith("| no |")  # the recipe does not hold the probe's lr
     listed = md[md.index(section) :]
     assert "`resnet18_fer__fer2013__smoke__s3__lr`: no complete study run" in listed
     assert "`resnet18_fer__fer2013__smoke__s0__epochs` (stale): `recipe differs: epochs 99 ->" in listed
     assert md.count(code(probe.name)) == 1 and format_number(0.7, 100) not in md  # probes feed no other section
-    assert "Run folders: 1 complete," in md
+    assert "Run folders: 2 complete," in md
     _check_provenance(report, results, tmp_path / "no_data")
 
 

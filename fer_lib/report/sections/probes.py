@@ -13,7 +13,7 @@ from ..provenance import Value, computed, derive, from_file
 
 HEADER = [
     "Probe", "Compared with", "Settings changed (study run -> probe)", "Val. accuracy at the honest epoch (%): study / probe",
-    "Honest test accuracy (%): study / probe", "Δ test (points)", "Ten-view TTA test accuracy (%): study / probe",
+    "Honest test accuracy (%): study / probe", "Δ test (points)", "Seed std of the study's honest test accuracy (points)", "Ten-view TTA test accuracy (%): study / probe",
     "Cross-dataset accuracy (%): study / probe", "Training wall time (s): study / probe", "Training images/s: study / probe",
     "Probe's settings in the recipe now",
 ]  # fmt: skip
@@ -27,7 +27,8 @@ def probes(ctx: Context) -> str:
         f"Runs trained by hand ({code('python -m fer_lib train --output results/probes/<name> --set key=value')}) with "
         "settings that the study's recipe does not hold, each beside the study's complete run of the same model, "
         "dataset, profile and seed. A probe is read on validation first (the split that selects epochs); the test, "
-        "time and cross-dataset columns are read after. No other section takes a number from a probe. Wall times "
+        "time and cross-dataset columns are read after, and a test difference within the seed spread of the study's "
+        "runs (their standard deviation over seeds) says little. No other section takes a number from a probe. Wall times "
         "compare only on the same machine (each run's `env.json` names it).\n\n"
     )
     rows, unpaired = [], []
@@ -39,7 +40,7 @@ def probes(ctx: Context) -> str:
             continue
         rows.append(_row(ctx, probe, study_run))
     if rows:
-        text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9)) + "\n"
+        text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9, 10)) + "\n"
     not_complete = [f"{code(s.name)} ({s.status}): {code(s.detail)}" for s in ctx.study.probe_states if s.status != "complete"]
     if unpaired or not_complete:
         text += "Probe folders not compared:\n\n" + bullets(unpaired + not_complete) + "\n"
@@ -62,7 +63,7 @@ def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
     return [
         code(probe.name), code(study_run.name), code(changed or "none"),
         _pair(ctx, _selected_validation(study_run), _selected_validation(probe)),
-        _pair(ctx, study_test, probe_test), delta,
+        _pair(ctx, study_test, probe_test), delta, _seed_spread(ctx, study_run),
         _pair(ctx, _test_tta(study_run), _test_tta(probe)),
         "; ".join(cross) or "—",
         _pair(ctx, study_run.value("honest", "train_wall_s"), probe.value("honest", "train_wall_s"), scale=1, decimals=0),
@@ -77,6 +78,16 @@ def _number(ctx: Context, value: Value | None, scale: float = 100, decimals: int
 
 def _pair(ctx: Context, study_value: Value | None, probe_value: Value | None, scale: float = 100, decimals: int = 2) -> str:
     return f"{_number(ctx, study_value, scale, decimals)} / {_number(ctx, probe_value, scale, decimals)}"
+
+
+def _seed_spread(ctx: Context, study_run: Run) -> str:
+    """The sample standard deviation over the seeds of the study run's configuration, with their count."""
+    group = next(g for g in ctx.group(study_run.model, study_run.dataset) if any(run is study_run for run in g.runs))
+    values = group.values("honest", "accuracy")
+    if len(values) < 2:
+        return f"one seed ({code(study_run.name)})"
+    std, count = derive("std", *values), derive("count", *values)
+    return f"{ctx.prov.number(std, scale=100)} (n={ctx.prov.number(count, decimals=None)})"
 
 
 def _selected_validation(run: Run) -> Value | None:
