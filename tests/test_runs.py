@@ -29,16 +29,19 @@ from fer_lib.runs import (  # noqa: E402
 )
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-LEGACY = RESULTS / "runs" / "resnet18_dcn__fer2013__cpu__s0"  # committed before config.json recorded recipe_hash
+COMMITTED = RESULTS / "runs" / "resnet18_dcn__fer2013__cpu__s0"
 
 
 @pytest.fixture
 def legacy_run(tmp_path: Path) -> Path:
-    """A copy of a committed run's config and metrics (the files the status reads)."""
-    run = tmp_path / "runs" / LEGACY.name
+    """A copy of a committed run's config and metrics (the files the status reads), as written before config.json
+    recorded ``recipe_hash``: the status then compares the recorded recipe with the current one setting by setting."""
+    run = tmp_path / "runs" / COMMITTED.name
     run.mkdir(parents=True)
-    for name in ("config.json", METRICS_FILE):
-        shutil.copy(LEGACY / name, run / name)
+    shutil.copy(COMMITTED / METRICS_FILE, run / METRICS_FILE)
+    config = json.loads((COMMITTED / "config.json").read_text())
+    config.pop("recipe_hash", None)
+    (run / "config.json").write_text(json.dumps(config))
     return run
 
 
@@ -53,13 +56,13 @@ def test_committed_runs_and_probes_are_complete():
     assert any(s.path.parent.name == PROBES_DIR for s in states)
     assert states and all(s.status == "complete" for s in states), [(s.name, s.status, s.detail) for s in states if s.status != "complete"]
     assert all(s.records and s.config and s.detail == "" for s in states)
-    assert "recipe_hash" not in json.loads((LEGACY / "config.json").read_text())  # the legacy path is what this checks
 
 
 def test_changed_recipe_is_stale_and_names_the_setting(legacy_run):
-    _edit_config(legacy_run, lambda c: c["recipe"].update(epochs=30))
+    current_epochs = current_recipe("cpu", "resnet18_dcn", "fer2013")["epochs"]
+    _edit_config(legacy_run, lambda c: c["recipe"].update(epochs=current_epochs + 10))
     state = inspect_run(legacy_run)
-    assert state.status == "stale" and state.detail == "recipe differs: epochs 30 -> 12"
+    assert state.status == "stale" and state.detail == f"recipe differs: epochs {current_epochs + 10} -> {current_epochs}"
     assert state.records is not None and state.records[0]["model"] == "resnet18_dcn"
 
 
