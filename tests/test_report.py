@@ -96,8 +96,12 @@ def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("results")
     loso_history = _history(4, validation=False, rising=False)
     for seed, (lk, base) in enumerate(((0.74, 0.72), (0.76, 0.71))):
-        _write_run(results, "lkcnn", "megc2019", seed, _loso_records("lkcnn", seed, lk), loso_history)
+        lkcnn = _write_run(results, "lkcnn", "megc2019", seed, _loso_records("lkcnn", seed, lk), loso_history)
         _write_run(results, "lkcnn_no_attention", "megc2019", seed, _loso_records("lkcnn_no_attention", seed, base), loso_history)
+    # The last LKCNN seed trained on a bf16 CPU: env.json names its instruction set, metrics.json what "auto" resolved to.
+    (lkcnn / "env.json").write_text(json.dumps({"device": "cpu", "device_name": "AMD EPYC", "cpu_capability": "AVX512"}))
+    records = json.loads((lkcnn / "metrics.json").read_text())
+    (lkcnn / "metrics.json").write_text(json.dumps([record | {"precision": "bf16"} for record in records]))
     ststnet = _write_run(results, "ststnet", "megc2019", 0, _loso_records("ststnet", 0, 0.73), loso_history)
     check = {"published": {"uf1": 0.7209, "uar": 0.725}, "ours": {"n": 442, "accuracy": 0.7398, "macro_f1": 0.72094, "uar": 0.72497}}
     (ststnet / "published_ststnet_check.json").write_text(json.dumps(check))
@@ -151,6 +155,13 @@ def test_seeds_show_mean_std_and_n(fixture_report):
     assert "73.00 (n=1)" in _row(md, f"{code('ststnet')} | {code('megc2019')}", "## Seeds")
     ablation = _row(md, "relative-position attention gate (§4.2.1)")
     assert "| +3.50 | +3.50 | 2.24 | yes |" in ablation  # Δ 75.0 − 71.5 against 2·sqrt(1.41²/2 + 0.71²/2)
+
+
+def test_costs_name_the_instruction_set_and_precision_each_run_trained_in(fixture_report):
+    md = fixture_report.markdown
+    bf16_run = _row(md, code("lkcnn__megc2019__smoke__s1"), "## Costs")
+    assert bf16_run.endswith(f"| {code('cpu: AMD EPYC')} ({code('AVX512')}) | bf16 autocast |")
+    assert _row(md, code("lkcnn__megc2019__smoke__s0"), "## Costs").endswith("| not recorded |")
 
 
 def test_headline_lists_every_claim_with_pretraining_and_dataset(fixture_report):

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from ..claims import Ablation, Claim, load_ablations, load_claims
+from ..model_card import PRECISION_NAMES
 from ..runs import PROBES_DIR, RunState, scan_runs
 from .provenance import Value, from_file
 
@@ -77,6 +78,24 @@ class Run:
         except (OSError, ValueError):
             return device
         return f"{device}: {name}" if name else device
+
+    @property
+    def cpu_capability(self) -> str:
+        """The vector instruction set torch used on the CPU that trained the run (``AVX2``, ``AVX512``), as its
+        ``env.json`` records it; ``""`` for a GPU run or a run without that record."""
+        try:
+            env = json.loads((self.state.path / ENV_FILE).read_text())
+        except (OSError, ValueError):
+            return ""
+        return str(env.get("cpu_capability") or "") if env.get("device") == "cpu" else ""
+
+    @property
+    def precision(self) -> str:
+        """What the run trained in (``float32``, ``bf16 autocast``): the precision ``amp="auto"`` resolved to on its
+        machine, as ``metrics.json`` records it (runs of older code: the resolved value their ``config.json`` kept);
+        ``""`` when neither records it."""
+        amp = self.first.get("precision") or (self.state.config or {}).get("train_config", {}).get("amp")
+        return PRECISION_NAMES.get(amp, "") if isinstance(amp, str) else ""
 
     @property
     def folder(self) -> str:

@@ -11,7 +11,7 @@ from ..context import Context
 from ..markdown import code, table
 from ..provenance import Value, computed, from_file
 
-HEADER = ["Run", "Parameters", "Input", "Training GFLOPs per sample", "Epochs", "Training wall time (min)", "Training images/s", "Device"]
+HEADER = ["Run", "Parameters", "Input", "Training GFLOPs per sample", "Epochs", "Training wall time (min)", "Training images/s", "Device (CPU instruction set)", "Precision"]
 
 
 def costs(ctx: Context) -> str:
@@ -31,14 +31,17 @@ def costs(ctx: Context) -> str:
             ctx.metric(run, "honest", "epochs", scale=1, decimals=None),
             ctx.metric(run, "honest", "train_wall_s", scale=1 / 60, decimals=1),
             ctx.metric(run, "honest", "train_images_per_s", scale=1, decimals=1),
-            code(run.device_name),
+            code(run.device_name) + (f" ({code(run.cpu_capability)})" if run.cpu_capability else ""),
+            run.precision or "not recorded",
         ])  # fmt: skip
     text = (
         "## Costs\n\n"
         "Training FLOPs per sample: one forward and backward pass of the run's model in training mode at the run's input "
         "shape ((frames ×) channels × height × width, read from the data as the run loaded it), counted by "
         "`torch.utils.flop_counter.FlopCounterMode` (a multiply-add counts as two; element-wise work is not counted). Wall "
-        "time and images/s are the run's own (all folds).\n\n" + table(HEADER, rows, right=(1, 3, 4, 5, 6))
+        "time and images/s are the run's own (all folds), so they compare runs of one instruction set and precision: "
+        "where oneDNN has native bf16 (AVX-512-BF16) `amp=\"auto\"` trains in bf16 autocast, several times faster than "
+        "float32 on a CPU without it (`benchmarks/train_throughput.py` measures both on its machine).\n\n" + table(HEADER, rows, right=(1, 3, 4, 5, 6))
     )
     if not ctx.study.benches:
         return text + "\nNo benchmark has been run (`results/bench/` holds no JSON file).\n\n"
