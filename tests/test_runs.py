@@ -110,7 +110,7 @@ def test_unfinished_or_half_written_metrics_are_incomplete(legacy_run, metrics, 
 def test_scan_runs_sorts_and_ignores_staging(tmp_path, legacy_run):
     (tmp_path / "runs" / "a_run").mkdir()
     (tmp_path / "runs" / ".partial" / "b_run").mkdir(parents=True)
-    assert [s.name for s in scan_runs(tmp_path)] == ["a_run", LEGACY.name]
+    assert [s.name for s in scan_runs(tmp_path)] == ["a_run", COMMITTED.name]
     assert inspect_run(tmp_path / "runs" / "a_run").status == "incomplete"
     assert scan_runs(tmp_path / "nothing") == []
 
@@ -128,11 +128,11 @@ def test_run_folder_replaces_the_final_folder_only_at_finish(tmp_path, legacy_ru
     with pytest.raises(ValueError, match="lacks"):
         folder.finish([{"protocol": "honest", "accuracy": 0.5}])
     assert {p.name: p.read_bytes() for p in legacy_run.iterdir()} == before
-    records = json.loads((LEGACY / METRICS_FILE).read_text())
+    records = json.loads((COMMITTED / METRICS_FILE).read_text())
     assert folder.finish(records) == legacy_run
     assert sorted(p.name for p in legacy_run.iterdir()) == ["config.json", METRICS_FILE]
     assert json.loads((legacy_run / "config.json").read_text()) == {"new": True}
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [LEGACY.name]  # no staging or replaced folder left
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [COMMITTED.name]  # no staging or replaced folder left
     with pytest.raises(RuntimeError, match="before finish"):
         folder.write_json("late.json", {})
 
