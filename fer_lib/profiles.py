@@ -83,7 +83,8 @@ DATASET_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
 # keep FER2013 inside the hour. On CK+ (≈ 800 training faces per fold) the dataset's 30 epochs fit, so both image
 # models get the same CK+ budget.
 RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
-    # 12 epochs stopped while validation accuracy still rose; 20 are ResNet18's 90 minutes on an fp32-only 2-core CPU.
+    # 12 epochs stopped while validation accuracy still rose. 20 take ResNet18 about 35 minutes where bf16 is native
+    # (AVX-512-BF16) but 90-150 on an fp32-only 2-core CPU (the committed runs' train_wall_s): still rising at the end.
     # The §4.1.2 ablations share the budget of the two models they sit between (the report compares no ablation across
     # budgets); the other FER2013 models keep theirs until their 20-epoch runs land.
     **{("cpu", name, "fer2013"): {"epochs": 20} for name in ("resnet18_fer", "dcn_cbam", "resnet18_dcn", "resnet18_cbam")},
