@@ -73,20 +73,23 @@ class Run:
         """What trained the run, as its ``env.json`` names it (``cpu: AMD EPYC``, ``cuda: NVIDIA H200``); the metrics'
         device alone when ``env.json`` is missing or unreadable."""
         device = str(self.first.get("device", "?"))
-        try:
-            name = json.loads((self.state.path / ENV_FILE).read_text()).get("device_name")
-        except (OSError, ValueError):
-            return device
+        name = self._env.get("device_name")
         return f"{device}: {name}" if name else device
+
+    @property
+    def _env(self) -> dict[str, Any]:
+        """The run's ``env.json`` (what trained it); empty when missing or unreadable."""
+        try:
+            env = json.loads((self.state.path / ENV_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return env if isinstance(env, dict) else {}
 
     @property
     def cpu_capability(self) -> str:
         """The vector instruction set torch used on the CPU that trained the run (``AVX2``, ``AVX512``), as its
         ``env.json`` records it; ``""`` for a GPU run or a run without that record."""
-        try:
-            env = json.loads((self.state.path / ENV_FILE).read_text())
-        except (OSError, ValueError):
-            return ""
+        env = self._env
         return str(env.get("cpu_capability") or "") if env.get("device") == "cpu" else ""
 
     @property
