@@ -17,6 +17,12 @@ def machine_facts() -> dict[str, Any]:
     return {"cpu": cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpus": os.cpu_count(), "torch": torch.__version__}
 
 
+def per_machine_path(stem: str) -> str:
+    """``results/bench/<stem>_<instruction set>.json``: where a speed figure that holds for one CPU kind (images/s,
+    the precision ``amp="auto"`` picks) is written, so that runs on other kinds sit beside it instead of replacing it."""
+    return f"results/bench/{stem}_{torch.backends.cpu.get_cpu_capability().lower()}.json"
+
+
 def write_report(out: str | os.PathLike[str], report: dict[str, Any]) -> None:
     """Write ``report`` as indented JSON to ``out`` (creating its folder) and print it."""
     Path(out).parent.mkdir(parents=True, exist_ok=True)

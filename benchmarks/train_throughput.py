@@ -38,7 +38,7 @@ from fer_lib.engine.fit import build_optimizer, build_scheduler
 from fer_lib.models import create_model
 from fer_lib.preprocess import BatchAugment, Normalize
 
-from bench_output import machine_facts, write_report
+from bench_output import machine_facts, per_machine_path, write_report
 
 DENSE_BUDGET_S = 10.0  # seconds per dense-peak measurement, whatever the CPU emulates
 # The bf16 training loop runs only where the bf16 conv probe is at least this fraction of fp32: below it the CPU emulates
@@ -189,7 +189,7 @@ def main() -> None:
         "machine": machine_facts(),
         "models": results,
     }
-    write_report(args.out or f"results/bench/train_throughput_{report['machine']['cpu_capability'].lower()}.json", report)
+    write_report(args.out or per_machine_path("train_throughput"), report)
 
 
 if __name__ == "__main__":
