@@ -39,7 +39,7 @@ from .data.base import FaceDataset
 from .data.registry import get_dataset_spec
 from .errors import ConfigError
 from .metrics import SUMMARY_KEYS, classification_metrics
-from .model_file import MODEL_FILE, load_model
+from .model_file import LOCAL_MODEL_FILE, MODEL_FILE, load_model
 from .paths import data_root as resolve_data_root
 from .predict import detect_faces
 from .preprocess.detect import FaceDetector, HaarFaceDetector
@@ -142,13 +142,14 @@ def write_cross_dataset(path: str | os.PathLike[str], records: list[dict[str, An
 
 
 def require_model_file(run_dir: str | os.PathLike[str]) -> Path:
-    """The run folder's model file; a :class:`ConfigError` naming the run and why it has none otherwise."""
+    """The run folder's model file (its committed one, else the local one a model too large to commit leaves on the
+    machine that trained it); a :class:`ConfigError` naming the run and why it has none otherwise."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"Run folder {run_dir} does not exist: pass a folder of results/runs/ (e.g. results/runs/resnet18_fer__fer2013__cpu__s0)")
-    path = run_dir / MODEL_FILE
-    if path.is_file():
-        return path
+    for path in (run_dir / MODEL_FILE, run_dir / LOCAL_MODEL_FILE):
+        if path.is_file():
+            return path
     raise ConfigError(f"{run_dir} has no {MODEL_FILE}, so it cannot be evaluated on other datasets: {_why_no_model_file(run_dir)}")
 
 
@@ -167,8 +168,8 @@ def _why_no_model_file(run_dir: Path) -> str:
     if fp16_bytes > FP16_EXPORT_LIMIT:
         return (
             f"{first.get('model')}'s fp16 weights (about {fp16_bytes / 1e6:.1f} MB) are too large to commit "
-            f"(limit {FP16_EXPORT_LIMIT / 1e6:.0f} MB), "
-            f"so no {MODEL_FILE} was written (its MODEL_CARD.md says so)"
+            f"(limit {FP16_EXPORT_LIMIT / 1e6:.0f} MB): only the machine that trained it keeps it, as {LOCAL_MODEL_FILE} "
+            "(its MODEL_CARD.md says so); re-run it there"
         )
     return f"export it with `python -m fer_lib export-model {run_dir}`"
 

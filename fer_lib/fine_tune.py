@@ -1,8 +1,9 @@
 """Fine-tuning from our own weights: a run initialised from the model file of another of the study's runs.
 
 A recipe's ``init_from`` names the dataset of the source run (``"fer2013"``): the run of the same model, profile and
-seed on that dataset, ``results/runs/<model>__<dataset>__<profile>__s<seed>/model.pt`` (a path to a model file or run
-folder is taken as well). No external pretraining is involved: the source was trained from scratch by this study, and
+seed on that dataset, ``results/runs/<model>__<dataset>__<profile>__s<seed>/model.pt``, or the uncommitted
+``checkpoints/model.pt`` a model too large to commit leaves on the machine that trained it (a path to a model file or
+run folder is taken as well). No external pretraining is involved: the source was trained from scratch by this study, and
 the run records which file it started from (:func:`describe_source`: run, epoch, test accuracy, SHA-256 of the file).
 
 How the weights are carried over (:func:`initialise_from`): every tensor of the same name and shape is copied; the
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
-from .model_file import MODEL_FILE, RUNS_DIR, ModelInfo, load_model
+from .model_file import LOCAL_MODEL_FILE, MODEL_FILE, RUNS_DIR, ModelInfo, load_model
 from .runs import run_name
 
 
@@ -39,11 +40,18 @@ class InitSource:
 def source_path(init_from: str, model: str, profile: str, seed: int, runs_dir: str | Path = RUNS_DIR) -> Path:
     """The model file ``init_from`` means for a run of ``model`` in ``profile`` with ``seed``: a dataset name means our
     run of that model there (same profile and seed); a path (``.pt``, or with a folder part) is a model file or a run
-    folder holding one. A bare name is always a dataset, even where a folder of that name happens to exist."""
+    folder holding one. A bare name is always a dataset, even where a folder of that name happens to exist. A run
+    folder without a committed model file gives its local one (:data:`~fer_lib.model_file.LOCAL_MODEL_FILE`) where that
+    exists."""
     given = Path(init_from)
     if given.suffix == ".pt" or len(given.parts) > 1:
-        return given / MODEL_FILE if given.is_dir() else given
-    return Path(runs_dir) / run_name(model, init_from, profile, seed) / MODEL_FILE
+        return _model_file_of(given) if given.is_dir() else given
+    return _model_file_of(Path(runs_dir) / run_name(model, init_from, profile, seed))
+
+
+def _model_file_of(run_dir: Path) -> Path:
+    local = run_dir / LOCAL_MODEL_FILE
+    return local if not (run_dir / MODEL_FILE).is_file() and local.is_file() else run_dir / MODEL_FILE
 
 
 def load_source(init_from: str, model: str, profile: str, seed: int, runs_dir: str | Path = RUNS_DIR) -> InitSource:
@@ -54,7 +62,7 @@ def load_source(init_from: str, model: str, profile: str, seed: int, runs_dir: s
         train = f'python -m fer_lib study --profile {profile} --only "{model} {init_from}"'
         raise ConfigError(
             f"init_from={init_from!r}: no model file {path}. Train the source run first ({train}; a run writes model.pt when its "
-            f"fp16 weights are under 25 MB), or pass the path of a model.pt"
+            f"fp16 weights are under 25 MB, else {LOCAL_MODEL_FILE}, not committed, on the machine that trains it), or pass the path of a model.pt"
         )
     source_model, info = load_model(path)
     if info.model != model:

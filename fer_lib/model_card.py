@@ -93,8 +93,9 @@ def _model_section(run: str, config: dict[str, Any], honest: dict[str, Any], inf
     if info is None:
         lines.append(
             f"- **Not exported**: its fp16 weights take {file_bytes / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB limit for "
-            "files committed with the results. Re-running it (`python -m fer_lib study --only "
-            f"\"{config['model']} {config['dataset']}\" --force`) leaves the full weights in the run's `checkpoints/` folder."
+            "files committed with the results. The run that trained it wrote the model file to `checkpoints/model.pt`, which "
+            "is not committed: it stays on that machine (e.g. as the source of a fine-tuning run). Elsewhere, re-run it "
+            f"(`python -m fer_lib study --only \"{config['model']} {config['dataset']}\" --force`)."
         )
         return lines
     channels = "grey" if info.in_chans == 1 else "RGB"

@@ -32,6 +32,7 @@ from torch import nn
 from .atomic_write import write_atomic
 from .data.base import FaceDataset
 from .engine.batches import normalization_stats
+from .engine.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from .errors import ConfigError
 from .metrics import classification_metrics
 from .model_card import write_model_card
@@ -43,6 +44,9 @@ from .runs import CONFIG_FILE, METRICS_FILE, MODEL_FILE
 log = logging.getLogger(__name__)
 FORMAT = "fer_lib.model"
 FORMAT_VERSION = 1
+# A model over the commit limit is still written, beside the run's checkpoints (not committed, .gitignore): usable on the
+# machine that trained it, e.g. as the source of a fine-tuning run in the same study.
+LOCAL_MODEL_FILE = f"checkpoints/{MODEL_FILE}"
 LEGACY_WEIGHTS = "model_fp16.pt"  # a bare fp16 state dict without metadata (older run folders); export_run converts it
 RUNS_DIR = Path(__file__).resolve().parent.parent / "results" / "runs"
 EXPORT_FIX = "export a run's model with `python -m fer_lib export-model results/runs/<run>` and pass its model.pt"
@@ -119,6 +123,7 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, info: ModelInfo) 
     path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     state = fp16_state(model)
     _load_weights(build_model(info, f"ModelInfo for {path}"), state, str(path))
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "info": info.to_dict(), "state_dict": state}
@@ -215,7 +220,8 @@ def export_run_model(
     face_crop: tuple[FaceCrop, Framing] | None = None,
 ) -> Path | None:
     """Write a finished single-split run's model file and ``MODEL_CARD.md``; return the model file, or ``None`` when its
-    fp16 weights exceed ``max_bytes`` (the card then says so and no model file is written).
+    fp16 weights exceed ``max_bytes``: the file then goes to :data:`LOCAL_MODEL_FILE`, which is not committed, and the
+    card says so.
 
     ``model`` holds the honest epoch's weights, ``train`` is the training split it learned from (its statistics are
     ``mean``/``std``, its framing is measured for the crop recipe), ``test`` the test split (the card reports what the
@@ -224,11 +230,6 @@ def export_run_model(
     """
     run_dir = Path(run_dir)
     counts = train.class_counts()
-    state = fp16_state(model)
-    if state_bytes(state) > max_bytes:
-        (run_dir / MODEL_FILE).unlink(missing_ok=True)
-        write_model_card(run_dir, records, config, counts, None, None, None, state_bytes(state), max_bytes)
-        return None
     crop, framing = face_crop or training_face_crop(train, run_dir.name)
     honest = next(r for r in records if r["protocol"] == "honest")
     size, channels = int(train.images.shape[-2]), int(train.images.shape[-1])
@@ -249,6 +250,12 @@ def export_run_model(
         metrics={k: honest[k] for k in ("split", "n", "accuracy", "macro_f1", "uar", "selected_on")},
         git_sha=str(honest["git_sha"]),
     )
+    file_bytes = state_bytes(fp16_state(model))
+    if file_bytes > max_bytes:
+        (run_dir / MODEL_FILE).unlink(missing_ok=True)
+        save_model(run_dir / LOCAL_MODEL_FILE, model, info)
+        write_model_card(run_dir, records, config, counts, None, None, None, file_bytes, max_bytes)
+        return None
     path = save_model(run_dir / MODEL_FILE, model, info)
     file_metrics = evaluate_model_file(path, test)
     write_model_card(run_dir, records, config, counts, info, framing, file_metrics, path.stat().st_size, max_bytes)
@@ -271,7 +278,9 @@ def export_run(run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str
     which is then replaced), ``config.json`` and ``metrics.json``, with the normalisation statistics and framing
     recomputed from the training split exactly as the run built it (data under ``data_root`` / ``FER_DATA``).
 
-    Returns the model file, or ``None`` for a run whose weights are too large to commit (its card says so).
+    Returns the model file, or ``None`` for a run whose weights are too large to commit (its card says so). Such a run
+    is exported to :data:`LOCAL_MODEL_FILE` from the honest weights its last checkpoint holds, where that checkpoint is
+    still on this machine.
     """
     from .experiment import FP16_EXPORT_LIMIT, build_folds  # experiment.py imports this module for new runs
 
@@ -290,10 +299,13 @@ def export_run(run_dir: str | os.PathLike[str], data_root: str | os.PathLike[str
         _load_weights(model, torch.load(legacy, map_location="cpu", weights_only=True), str(legacy))
     elif current.is_file():
         model = load_model(current)[0]
+    elif (checkpoint := run_dir / "checkpoints" / fold.name / CHECKPOINT_NAME).is_file():
+        saved = load_checkpoint(checkpoint)  # the honest epoch's weights; without a validation split, the last epoch's
+        _load_weights(model, saved["selection"]["honest"]["model"] or saved["model"], f"{checkpoint} (honest epoch)")
     elif state_bytes(fp16_state(model)) <= FP16_EXPORT_LIMIT:
         rerun = f"python -m fer_lib study --only \"{config['model']} {config['dataset']}\" --force"
         raise ConfigError(f"{run_dir} holds no weights ({MODEL_FILE} or {LEGACY_WEIGHTS}): re-run it (`{rerun}`)")
-    # A model too large to commit has no weights here; export_run_model then writes only its card.
+    # A model too large to commit, trained on another machine, has no weights here; export_run_model then writes its card.
     path = export_run_model(run_dir, model, fold.train, fold.test, *normalization_stats(fold.train), records, config, FP16_EXPORT_LIMIT)
     legacy.unlink(missing_ok=True)
     return path

@@ -15,7 +15,7 @@ from fer_lib.data.labels import CKPLUS_CLASSES, FER2013_CLASSES
 from fer_lib.errors import ConfigError
 from fer_lib.experiment import run_experiment
 from fer_lib.fine_tune import classifier_name, initialise_from, load_source, source_path
-from fer_lib.model_file import MODEL_FILE, save_model
+from fer_lib.model_file import LOCAL_MODEL_FILE, MODEL_FILE, save_model
 from fer_lib.models import create_model
 from fer_lib.profiles import explain_recipe
 from fer_lib.report import build_report
@@ -72,6 +72,16 @@ def test_a_missing_source_says_which_run_to_train(tmp_path):
     assert source_path(str(tmp_path / "run"), "dcn_cbam", "cpu", 1) == tmp_path / "run" / MODEL_FILE
     with pytest.raises(ConfigError, match=r'no model file .*dcn_cbam__fer2013__cpu__s1/model.pt.*study --profile cpu --only "dcn_cbam fer2013"'):
         load_source("fer2013", "dcn_cbam", "cpu", 1, tmp_path)
+
+
+def test_a_source_too_large_to_commit_is_found_where_its_run_left_it(tmp_path):
+    run = tmp_path / "irnet__fer2013__cpu__s0"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / LOCAL_MODEL_FILE).write_bytes(b"")
+    assert source_path("fer2013", "irnet", "cpu", 0, tmp_path) == run / LOCAL_MODEL_FILE
+    assert source_path(str(run), "irnet", "cpu", 0) == run / LOCAL_MODEL_FILE
+    (run / MODEL_FILE).write_bytes(b"")  # a committed model file comes first
+    assert source_path("fer2013", "irnet", "cpu", 0, tmp_path) == run / MODEL_FILE
 
 
 def test_a_fine_tuned_run_has_its_own_name_recipe_layer_and_study_step():

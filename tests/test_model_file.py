@@ -14,11 +14,13 @@ import torch
 from fer_lib.data.base import FaceDataset
 from fer_lib.data.io import read_images
 from fer_lib.engine.batches import model_input, normalization_stats
+from fer_lib.engine.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from fer_lib.errors import ConfigError
 from fer_lib.model_card import CARD_FILE
 from fer_lib.model_file import (
     FORMAT,
     FORMAT_VERSION,
+    LOCAL_MODEL_FILE,
     MODEL_FILE,
     ModelInfo,
     default_model_path,
@@ -30,6 +32,7 @@ from fer_lib.model_file import (
     to_model_input,
 )
 from fer_lib.models import create_model
+from fer_lib.profiles import resolve_recipe
 from fer_lib.preprocess.face_crop import FaceCrop
 from fer_lib.preprocess.normalize import Normalize
 
@@ -162,7 +165,25 @@ def test_export_writes_model_file_and_card_from_the_run(fer_data, tmp_path):
 
     path = export_run_model(tmp_path, small_model(), train, test, mean, std, records, config, max_bytes=1000)
     assert path is None and not (tmp_path / MODEL_FILE).exists()
-    assert "**Not exported**" in (tmp_path / CARD_FILE).read_text()
+    assert "**Not exported**" in (tmp_path / CARD_FILE).read_text() and "`checkpoints/model.pt`" in (tmp_path / CARD_FILE).read_text()
+    local, local_info = load_model(tmp_path / LOCAL_MODEL_FILE)  # too large to commit, still usable on this machine
+    assert local_info == info and all(torch.equal(a, b) for a, b in zip(local.state_dict().values(), model.state_dict().values()))
+
+
+def test_export_run_takes_the_honest_weights_of_a_checkpoint_left_on_this_machine(fer_data, tmp_path):
+    recipe = resolve_recipe("smoke", "resnet18_fer", "fer2013", {"model_kwargs": SMALL})
+    config = {"model": "resnet18_fer", "dataset": "fer2013", "profile": "smoke", "seed": 0, "recipe": recipe, "train_config": _train_config()}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "metrics.json").write_text(json.dumps([_record(p, 0.3) for p in ("honest", "test_selected")]))
+    torch.manual_seed(3)
+    honest, last = small_model(), small_model()
+    checkpoint = {"model": last.state_dict(), "selection": {"honest": {"model": honest.state_dict()}}}
+    save_checkpoint(checkpoint, tmp_path / "checkpoints" / "official" / CHECKPOINT_NAME)
+
+    exported, _ = load_model(export_run(tmp_path, fer_data))
+
+    expected = fp16_state(honest)  # the file holds fp16 weights of the honest epoch, not of the last one
+    assert all(torch.equal(v, expected[k].float()) for k, v in exported.state_dict().items() if v.is_floating_point())
 
 
 def test_export_run_refuses_unfinished_and_kfold_runs(tmp_path):
