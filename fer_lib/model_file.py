@@ -39,14 +39,11 @@ from .model_card import write_model_card
 from .models import create_model
 from .preprocess.face_crop import FaceCrop, Framing, measure_framing
 from .preprocess.normalize import Normalize
-from .runs import CONFIG_FILE, METRICS_FILE, MODEL_FILE
+from .runs import CONFIG_FILE, LOCAL_MODEL_FILE, METRICS_FILE, MODEL_FILE
 
 log = logging.getLogger(__name__)
 FORMAT = "fer_lib.model"
 FORMAT_VERSION = 1
-# A model over the commit limit is still written, beside the run's checkpoints (not committed, .gitignore): usable on the
-# machine that trained it, e.g. as the source of a fine-tuning run in the same study.
-LOCAL_MODEL_FILE = f"checkpoints/{MODEL_FILE}"
 LEGACY_WEIGHTS = "model_fp16.pt"  # a bare fp16 state dict without metadata (older run folders); export_run converts it
 RUNS_DIR = Path(__file__).resolve().parent.parent / "results" / "runs"
 EXPORT_FIX = "export a run's model with `python -m fer_lib export-model results/runs/<run>` and pass its model.pt"

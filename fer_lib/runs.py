@@ -12,8 +12,8 @@ Every file is written to a temporary name and renamed.
 
 Trust (:func:`inspect_run`): a folder is ``complete`` when its ``metrics.json`` parses and its recipe is the one the
 current code resolves for the same (profile, model, dataset, seed, explicit overrides); ``stale`` when the recipe
-differs, or when a fine-tuned run's source model file (a sibling run folder's ``model.pt``) is no longer the one it
-started from; ``failed`` when a study step recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
+differs, or when a fine-tuned run's source model file (a sibling run folder's ``model.pt``; for a model too large to
+commit, its local file, else its honest record) is no longer the one it started from; ``failed`` when a study step recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
 otherwise (unfinished, interrupted, or a half-written ``metrics.json``).
 """
 
@@ -41,6 +41,9 @@ from .profiles import resolve_recipe
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
 MODEL_FILE = "model.pt"  # a run's exported model (fer_lib.model_file)
+# A model over the commit limit is still written, beside the run's checkpoints (not committed, .gitignore): usable on the
+# machine that trained it, e.g. as the source of a fine-tuning run in the same study.
+LOCAL_MODEL_FILE = f"checkpoints/{MODEL_FILE}"
 # Written by the study when a step raises: {"error": "<ExceptionType: message>", "notebook": "<the partial executed
 # notebook, relative to the run folder>", "step": "<the step's label>"}. A later successful run removes it.
 FAILURE_FILE = "failure.json"
@@ -168,17 +171,27 @@ def inspect_run(path: str | os.PathLike[str]) -> RunState:
 
 def _changed_source(path: Path, config: dict[str, Any]) -> str:
     """Why a fine-tuned run no longer matches its source (``config["init_from"]``): the source run beside it holds
-    another model file than the one it started from; ``""`` when it matches or the source run is not here to check."""
+    another model file than the one it started from, or, where that run has no model file here (too large to commit),
+    its honest record names another epoch or accuracy than the weights it started from; ``""`` when it matches or the
+    source run is not here to check."""
     start = config.get("init_from")
     if not isinstance(start, dict) or not start.get("run"):
         return ""
-    source = path.parent / str(start["run"]) / MODEL_FILE
-    if not source.is_file():
+    source_run = path.parent / str(start["run"])
+    for name in (MODEL_FILE, LOCAL_MODEL_FILE):
+        if (source_run / name).is_file():
+            digest = hashlib.sha256((source_run / name).read_bytes()).hexdigest()
+            if digest == start.get("sha256"):
+                return ""
+            return f"its source model {start['run']}/{name} changed since it was fine-tuned from it (sha256 {str(start.get('sha256'))[:12]}… -> {digest[:12]}…)"
+    try:
+        honest = next(r for r in json.loads((source_run / METRICS_FILE).read_text()) if r.get("protocol") == "honest")
+    except (OSError, ValueError, StopIteration, AttributeError, TypeError):
         return ""
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    if digest == start.get("sha256"):
+    recorded, now = (start.get("epoch"), start.get("test_accuracy")), (honest.get("selected_epoch"), honest.get("accuracy"))
+    if recorded == now:
         return ""
-    return f"its source model {start['run']}/{MODEL_FILE} changed since it was fine-tuned from it (sha256 {str(start.get('sha256'))[:12]}… -> {digest[:12]}…)"
+    return f"its source run {start['run']} was re-made since it was fine-tuned from it (honest epoch, test accuracy {recorded} -> {now})"
 
 
 def scan_runs(results: str | os.PathLike[str], folder: str = RUNS_DIR) -> list[RunState]:

@@ -120,6 +120,18 @@ def test_a_fine_tuned_ckplus_run_records_its_source_and_goes_stale_when_it_chang
     stale = inspect_run(target)
     assert stale.status == "stale" and f"{source_run.name}/{MODEL_FILE} changed" in stale.detail
 
+    # a source too large to commit: its local model file is checked where this machine has it, else its honest record
+    (source_run / MODEL_FILE).unlink()
+    (source_run / "checkpoints").mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "kept.pt", source_run / LOCAL_MODEL_FILE)
+    assert inspect_run(target).status == "complete"
+    (source_run / LOCAL_MODEL_FILE).unlink()
+    assert inspect_run(target).status == "complete"
+    source_records = json.loads((source_run / "metrics.json").read_text())
+    (source_run / "metrics.json").write_text(json.dumps([r | {"accuracy": r["accuracy"] + 0.01} for r in source_records]))
+    stale = inspect_run(target)
+    assert stale.status == "stale" and f"its source run {source_run.name} was re-made" in stale.detail
+
 
 def test_a_source_that_does_not_fit_stops_the_run_before_it_writes(fer_data, source_file, tmp_path):
     out = tmp_path / "out"
