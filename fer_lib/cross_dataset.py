@@ -45,7 +45,7 @@ from .predict import detect_faces
 from .preprocess.detect import FaceDetector, HaarFaceDetector
 from .preprocess.face_crop import FaceCrop, crop_faces
 from .preprocess.normalize import Normalize
-from .runs import METRICS_FILE
+from .runs import METRICS_FILE, run_model_file
 
 log = logging.getLogger(__name__)
 CROSS_DATASET_FILE = "cross_dataset.json"  # the name fer_lib.report.collect reads
@@ -147,9 +147,8 @@ def require_model_file(run_dir: str | os.PathLike[str]) -> Path:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"Run folder {run_dir} does not exist: pass a folder of results/runs/ (e.g. results/runs/resnet18_fer__fer2013__cpu__s0)")
-    for path in (run_dir / MODEL_FILE, run_dir / LOCAL_MODEL_FILE):
-        if path.is_file():
-            return path
+    if (path := run_model_file(run_dir)) is not None:
+        return path
     raise ConfigError(f"{run_dir} has no {MODEL_FILE}, so it cannot be evaluated on other datasets: {_why_no_model_file(run_dir)}")
 
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .model_file import LOCAL_MODEL_FILE, MODEL_FILE, RUNS_DIR, ModelInfo, load_model
-from .runs import run_name
+from .runs import run_model_file, run_name
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ def source_path(init_from: str, model: str, profile: str, seed: int, runs_dir: s
 
 
 def _model_file_of(run_dir: Path) -> Path:
-    local = run_dir / LOCAL_MODEL_FILE
-    return local if not (run_dir / MODEL_FILE).is_file() and local.is_file() else run_dir / MODEL_FILE
+    return run_model_file(run_dir) or run_dir / MODEL_FILE
 
 
 def load_source(init_from: str, model: str, profile: str, seed: int, runs_dir: str | Path = RUNS_DIR) -> InitSource:

@@ -13,7 +13,8 @@ Every file is written to a temporary name and renamed.
 Trust (:func:`inspect_run`): a folder is ``complete`` when its ``metrics.json`` parses and its recipe is the one the
 current code resolves for the same (profile, model, dataset, seed, explicit overrides); ``stale`` when the recipe
 differs, or when a fine-tuned run's source model file (a sibling run folder's ``model.pt``; for a model too large to
-commit, its local file, else its honest record) is no longer the one it started from; ``failed`` when a study step recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
+commit, its local file, else its honest record) is no longer the one it started from; ``failed`` when a study step
+recorded :data:`FAILURE_FILE` after the last ``metrics.json``; ``incomplete``
 otherwise (unfinished, interrupted, or a half-written ``metrics.json``).
 """
 
@@ -44,6 +45,12 @@ MODEL_FILE = "model.pt"  # a run's exported model (fer_lib.model_file)
 # A model over the commit limit is still written, beside the run's checkpoints (not committed, .gitignore): usable on the
 # machine that trained it, e.g. as the source of a fine-tuning run in the same study.
 LOCAL_MODEL_FILE = f"checkpoints/{MODEL_FILE}"
+
+
+def run_model_file(run_dir: Path) -> Path | None:
+    """The model file of the run folder ``run_dir``: its committed :data:`MODEL_FILE`, else its local
+    :data:`LOCAL_MODEL_FILE` where this machine has one, else ``None``."""
+    return next((path for path in (run_dir / MODEL_FILE, run_dir / LOCAL_MODEL_FILE) if path.is_file()), None)
 # Written by the study when a step raises: {"error": "<ExceptionType: message>", "notebook": "<the partial executed
 # notebook, relative to the run folder>", "step": "<the step's label>"}. A later successful run removes it.
 FAILURE_FILE = "failure.json"
@@ -178,12 +185,12 @@ def _changed_source(path: Path, config: dict[str, Any]) -> str:
     if not isinstance(start, dict) or not start.get("run"):
         return ""
     source_run = path.parent / str(start["run"])
-    for name in (MODEL_FILE, LOCAL_MODEL_FILE):
-        if (source_run / name).is_file():
-            digest = hashlib.sha256((source_run / name).read_bytes()).hexdigest()
-            if digest == start.get("sha256"):
-                return ""
-            return f"its source model {start['run']}/{name} changed since it was fine-tuned from it (sha256 {str(start.get('sha256'))[:12]}… -> {digest[:12]}…)"
+    if (source := run_model_file(source_run)) is not None:
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        if digest == start.get("sha256"):
+            return ""
+        shown = source.relative_to(path.parent)
+        return f"its source model {shown} changed since it was fine-tuned from it (sha256 {str(start.get('sha256'))[:12]}… -> {digest[:12]}…)"
     try:
         honest = next(r for r in json.loads((source_run / METRICS_FILE).read_text()) if r.get("protocol") == "honest")
     except (OSError, ValueError, StopIteration, AttributeError, TypeError):
