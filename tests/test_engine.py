@@ -198,6 +198,38 @@ def test_auxiliary_loss_is_added_and_no_val_means_last_epoch(fer) -> None:
     assert result.history["val_acc"].isna().all()
 
 
+def test_compiled_training_steps_match_eager_ones_with_the_auxiliary_loss(fer, monkeypatch) -> None:
+    class WithPenalty(nn.Module):
+        """A small net whose auxiliary loss is a tensor its forward leaves behind, as IRNet's partition loss is."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.bn, self.head = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.Linear(4, 7)
+            self.last_penalty: torch.Tensor | None = None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            features = F.relu(self.bn(self.conv(x)))
+            self.last_penalty = features.pow(2).mean()
+            return self.head(features.mean((2, 3)))
+
+        def auxiliary_loss(self) -> torch.Tensor:
+            penalty, self.last_penalty = self.last_penalty, None
+            return penalty
+
+    compiled = []
+    compile_module = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda module, **kwargs: compiled.append(module) or compile_module(module, **kwargs))
+    runs = {}
+    for use_compile in (False, True):
+        seed_everything(0)
+        runs[use_compile] = fit(WithPenalty(), fer["train"], fer["val"], fer["test"], quick_config(epochs=2, amp="none", deterministic=False, compile=use_compile))
+    assert len(compiled) == 1  # the compiled run went through torch.compile, the eager one did not
+    eager, compiled_run = runs[False], runs[True]
+    assert np.allclose(compiled_run.history["train_loss"], eager.history["train_loss"], rtol=1e-4)
+    assert torch.allclose(compiled_run.honest.predictions.logits, eager.honest.predictions.logits, atol=1e-4)
+    assert compiled_run.config["compile"] is True
+
+
 def test_bf16_reaches_fp32_accuracy_within_binomial_noise(fer_data) -> None:
     """bf16 autocast + channels_last vs fp32 on a real task the tiny model learns in seconds: CK+ 48×48, subject-independent.
 

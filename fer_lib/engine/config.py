@@ -23,7 +23,7 @@ Schedule = Literal["cosine", "step"]
 SelectMetric = Literal["accuracy", "macro_f1"]
 
 # Settings that change speed or display but not a single number of the result: a run may be resumed with other values.
-NON_SEMANTIC_FIELDS = frozenset({"eval_batch_size", "device", "data_on_device", "num_threads", "progress"})
+NON_SEMANTIC_FIELDS = frozenset({"eval_batch_size", "device", "data_on_device", "num_threads", "progress", "compile"})
 
 
 @dataclass
@@ -53,6 +53,9 @@ class TrainConfig:
     augment: dict[str, Any] | None = field(default_factory=dict)  # BatchAugment kwargs ({} = FER defaults); "kind": "flow" = FlowAugment; None = off
     select_metric: SelectMetric = "accuracy"  # epoch selection metric of both protocols (val for honest, test for test_selected)
     num_threads: int | None = None  # torch.set_num_threads during fit; None = leave torch's default
+    # torch.compile the training step (Inductor fuses the element-wise work around each conv): 1.07-1.10x on a 2-core
+    # AVX-512-BF16 CPU after 30-65 s of compiling (benchmarks/compile_throughput.py), so off by default; more on a GPU
+    compile: bool = False
     progress: bool | None = None  # tqdm bars; None = only when stderr is a terminal
 
     def __post_init__(self) -> None:

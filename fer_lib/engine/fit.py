@@ -245,6 +245,8 @@ def _fit(
     if cfg.channels_last and all(p.ndim != 5 for p in net.parameters()):  # a 4-D layout: models with 3-D convs keep theirs
         net.to(memory_format=torch.channels_last)
     model = wrap_model(net, ctx)
+    if cfg.compile:  # the training steps only: evaluation runs the eager module, whose last batch has another shape
+        model = torch.compile(model)
     params = sum(p.numel() for p in net.parameters())
     steps_per_epoch = len(train) // ctx.world_size // cfg.batch_size
     if steps_per_epoch == 0:

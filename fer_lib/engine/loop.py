@@ -81,7 +81,8 @@ def autocast(device: torch.device, amp: str) -> AbstractContextManager:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside ``DistributedDataParallel`` (or the model itself)."""
+    """The module inside ``torch.compile``'s wrapper and ``DistributedDataParallel`` (or the model itself)."""
+    model = getattr(model, "_orig_mod", model)  # torch.compile's OptimizedModule keeps the module it compiled here
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 
