@@ -17,36 +17,25 @@ import argparse
 import os
 import statistics
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 from fer_lib.data import create_dataset
-from fer_lib.engine import TensorSplit, TrainConfig, resolve_amp, train_one_epoch
-from fer_lib.engine.fit import build_optimizer, build_scheduler
+from fer_lib.engine import TensorSplit, TrainConfig, resolve_amp
 from fer_lib.models import create_model
-from fer_lib.preprocess import BatchAugment, Normalize
 
 from bench_output import machine_facts, per_machine_path, write_report
-
-
-def epoch_runner(model: torch.nn.Module, data: TensorSplit, batch: int, amp: str) -> Callable[[torch.Tensor], float]:
-    """A function that trains ``model`` for one pass over the given indices with the engine's loop and returns images/s."""
-    cfg = TrainConfig(batch_size=batch, amp=amp, channels_last=True, epochs=1, progress=False, device="cpu")
-    normalize, augment = Normalize(0.5, 0.25), BatchAugment(generator=torch.Generator().manual_seed(0))
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg, len(data.labels) // batch)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    criterion = torch.nn.CrossEntropyLoss()
-    return lambda idx: train_one_epoch(model, data, idx, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, torch.device("cpu")).images_per_s
+from engine_epoch import epoch_runner
 
 
 def measure(name: str, data: TensorSplit, batch: int, steps: int, rounds: int, amp: str) -> dict[str, Any]:
     """Eager and compiled images/s of ``name`` (medians of interleaved rounds) and the seconds the first compiled call took."""
     eager_model = create_model(name).to(memory_format=torch.channels_last)
     compiled_model = torch.compile(create_model(name).to(memory_format=torch.channels_last))
-    eager, compiled = epoch_runner(eager_model, data, batch, amp), epoch_runner(compiled_model, data, batch, amp)
+    cfg = TrainConfig(batch_size=batch, amp=amp, channels_last=True, epochs=1, progress=False, device="cpu")
+    eager, compiled = epoch_runner(eager_model, data, cfg), epoch_runner(compiled_model, data, cfg)
     warm = torch.arange(2 * batch)
     eager(warm)
     start = time.perf_counter()

@@ -24,13 +24,12 @@ import numpy as np
 import torch
 
 from fer_lib.data import create_dataset
-from fer_lib.engine import TensorSplit, TrainConfig, resolve_amp, train_one_epoch
-from fer_lib.engine.fit import build_optimizer, build_scheduler
+from fer_lib.engine import TensorSplit, TrainConfig, resolve_amp
 from fer_lib.models import create_model
-from fer_lib.preprocess import BatchAugment, Normalize
 from fer_lib.profiles import resolve_recipe
 
 from bench_output import machine_facts, per_machine_path, write_report
+from engine_epoch import epoch_runner
 
 PROFILE, DATASET = "cpu", "fer2013"
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -48,13 +47,9 @@ def images_per_s(model_name: str, recipe: dict, faces: TensorSplit, num_classes:
     model = create_model(model_name, num_classes, 1, side, **recipe["model_kwargs"])
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg, images // batch)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    normalize, augment = Normalize(0.5, 0.25), BatchAugment(generator=torch.Generator().manual_seed(0))
-    run = lambda idx: train_one_epoch(model, faces, idx, normalize, augment, torch.nn.CrossEntropyLoss(), optimizer, scheduler, scaler, cfg, torch.device("cpu"))  # noqa: E731
+    run = epoch_runner(model, faces, cfg)
     run(torch.arange(2 * batch))
-    return run(torch.randperm(images)).images_per_s
+    return run(torch.randperm(images))
 
 
 def main() -> None:

@@ -33,12 +33,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
 from fer_lib.data import create_dataset, locate_dataset
-from fer_lib.engine import TensorSplit, TrainConfig, cpu_bf16_speedup, resolve_amp, train_one_epoch
-from fer_lib.engine.fit import build_optimizer, build_scheduler
+from fer_lib.engine import TensorSplit, TrainConfig, cpu_bf16_speedup, resolve_amp
 from fer_lib.models import create_model
-from fer_lib.preprocess import BatchAugment, Normalize
 
 from bench_output import machine_facts, per_machine_path, write_report
+from engine_epoch import epoch_runner
 
 DENSE_BUDGET_S = 10.0  # seconds per dense-peak measurement, whatever the CPU emulates
 # The bf16 training loop runs only where the bf16 conv probe is at least this fraction of fp32: below it the CPU emulates
@@ -120,15 +119,9 @@ def engine_loop(model: torch.nn.Module, batch: int, steps: int, amp: str) -> flo
     train = create_dataset("fer2013", split="train")
     cfg = TrainConfig(batch_size=batch, amp=amp, channels_last=True, epochs=1, progress=False, device="cpu")
     data = TensorSplit.from_dataset(train.subset(np.arange(batch * steps)), torch.device("cpu"))
-    normalize, augment = Normalize(0.5, 0.25), BatchAugment(generator=torch.Generator().manual_seed(0))
-    model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg, steps)
-    scaler = torch.amp.GradScaler("cpu", enabled=False)
-    criterion = torch.nn.CrossEntropyLoss()
-    run = lambda idx: train_one_epoch(model, data, idx, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, torch.device("cpu"))  # noqa: E731
+    run = epoch_runner(model.to(memory_format=torch.channels_last), data, cfg)
     run(torch.arange(2 * batch))
-    return run(torch.randperm(batch * steps)).images_per_s
+    return run(torch.randperm(batch * steps))
 
 
 def main() -> None:
