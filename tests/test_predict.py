@@ -15,6 +15,7 @@ import torch
 
 
 from fer_lib.__main__ import main
+from fer_lib.data.io import resize_square
 from fer_lib.model_file import default_model_path, load_model, to_model_input
 from fer_lib.predict import NO_FACE_NOTE, detect_faces, predict_images
 from fer_lib.preprocess.detect import HaarFaceDetector
@@ -124,7 +125,8 @@ def test_recorded_crop_reframes_fer2013_faces_like_the_dataset(fer_data):
         with torch.no_grad():
             return model(to_model_input(faces, info)).argmax(1).numpy()
 
-    original = labels(np.stack([frame[..., :1] for frame, _ in found]))
+    # the original crop as the dataset loader feeds it to the model (resized to the recipe's input side)
+    original = labels(np.stack([resize_square(frame[..., :1], info.img_size) for frame, _ in found]))
 
     def agreement(crop: FaceCrop) -> float:
         return float(np.mean(labels(np.concatenate([crop_faces(frame, box, crop) for frame, box in found])) == original))
