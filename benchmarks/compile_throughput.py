@@ -2,9 +2,9 @@
 
     FER_DATA=../shared/data python benchmarks/compile_throughput.py --models resnet18_fer dcn_cbam
 
-For each model: images/s of :func:`fer_lib.engine.train_one_epoch` (the cpu recipe: 48 px, batch 64, channels_last, the
-precision ``amp="auto"`` picks here) with the model as built, and with it wrapped in ``torch.compile`` (Inductor, default
-mode), same images and optimizer settings. The compiled model's first call compiles its forward and backward graphs:
+For each model: images/s of :func:`fer_lib.engine.train_one_epoch` (48 px, batch 64, channels_last, the precision
+``amp="auto"`` picks here) with the model as ``create_model`` builds it (the paper's stem, not the cpu recipe's /4), and
+with it wrapped in ``torch.compile`` (Inductor, default mode), same images and optimizer settings. The compiled model's first call compiles its forward and backward graphs:
 that time (``compile_s``) is reported apart, since a run pays it once, while images/s is what each epoch gains. The two
 loops run interleaved, ``--rounds`` times, after both are warm; each figure is the median over rounds. Inductor on a CPU
 needs a C++ compiler: where it fails, the file records the error instead of a speed. Writes
