@@ -232,6 +232,33 @@ def test_a_recipe_probe_is_shown_only_beside_the_study_run_it_would_replace(tmp_
     _check_provenance(report, results, tmp_path / "no_data")
 
 
+def _write_kfold_predictions(folder: Path, correct_by_fold: dict[int, list[bool]]) -> None:
+    rows = [
+        {"sample_id": f"s{fold}_{i}.png", "fold": fold, "protocol": protocol, "label": 0, "pred": 0 if correct else 1}
+        for fold, outcomes in correct_by_fold.items() for i, correct in enumerate(outcomes) for protocol in ("honest", "test_selected")
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(folder / "predictions.csv", index=False)
+
+
+def test_a_probe_on_fewer_folds_is_compared_with_the_study_run_on_the_same_folds(tmp_path, fer_data):
+    results = tmp_path / "results"
+    records = [r | {"n_folds": 3} for r in _kfold_records("resnet18_fer", 0, 0.81)]
+    study = _write_run(results, "resnet18_fer", "ckplus", 0, records, _history(4, validation=True, rising=True))
+    # folds 0 and 1: 3/4 and 1/4 correct (mean 50 %); fold 2, which the probe did not run, all correct
+    _write_kfold_predictions(study, {0: [True, True, True, False], 1: [True, False, False, False], 2: [True] * 4})
+    probe = _write_probe(results, "resnet18_fer__ckplus__smoke__s0__2folds", "resnet18_fer", "ckplus", 0, {"max_folds": 2}, 0.9, 0.6)
+    (probe / "metrics.json").write_text(json.dumps([r | {"accuracy": 0.9, "n_folds": 2} for r in _kfold_records("resnet18_fer", 0, 0.9)]))
+    _write_kfold_predictions(probe, {0: [True] * 4, 1: [True, True, True, False]})
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
+    row = _row(report.markdown, code(probe.name), "## Recipe probes")
+    assert "| 50.00 / 90.00 | +40.00 |" in row  # not the study run's 81.00 over its three folds
+    _check_provenance(report, results, tmp_path / "no_data")
+    # a fold with other test samples than the study run's has no counterpart: no figure rather than a wrong one
+    _write_kfold_predictions(probe, {0: [True] * 5, 1: [True, True, True, False]})
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
+    assert "| — / 90.00 | — |" in _row(report.markdown, code(probe.name), "## Recipe probes")
+
+
 def test_same_inputs_give_identical_bytes(fixture_report, fixture_results, fer_data):
     first = fixture_report
     files = [first.markdown_path, first.html_path, *first.figures.values()]
@@ -332,6 +359,10 @@ class _Resolver:
         if what == "history_value":
             history = pd.read_csv(self.results / source["history"])
             return float(history.loc[history["epoch"] == source["epoch"], source["column"]].iloc[0])
+        if what == "fold_mean_accuracy":
+            predictions = pd.read_csv(self.results / source["predictions"])
+            honest = predictions[(predictions["protocol"] == "honest") & predictions["fold"].isin(source["folds"])]
+            return statistics.fmean(float((rows["label"] == rows["pred"]).mean()) for _, rows in honest.groupby("fold"))
         run = self.results / "runs" / source["run"]
         config = json.loads((run / "config.json").read_text())
         if what == "convergence":

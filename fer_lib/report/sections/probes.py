@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from ...runs import current_recipe, recipe_differences, recipe_hash, recorded_recipe
 from ..collect import CROSS_DATASET_FILE, TTA_FILE, Run
 from ..context import Context
@@ -29,7 +31,9 @@ def probes(ctx: Context) -> str:
         "dataset, profile and seed. A probe is read on validation first (the split that selects epochs); the test, "
         "time and cross-dataset columns are read after, and a test difference within the seed spread of the study's "
         "runs (their standard deviation over seeds) says little. No other section takes a number from a probe. Wall times "
-        "compare only on the same machine (each run's `env.json` names it).\n\n"
+        "compare only on the same machine (each run's `env.json` names it). A k-fold probe that ran fewer folds "
+        f"({code('max_folds')}) is compared with the study run's mean over the same folds, read from its "
+        f"{code('predictions.csv')}.\n\n"
     )
     rows, unpaired = [], []
     for probe in ctx.study.probes:
@@ -54,7 +58,7 @@ def _study_run(ctx: Context, probe: Run) -> Run | None:
 
 def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
     changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {}))
-    study_test, probe_test = study_run.value("honest", "accuracy"), probe.value("honest", "accuracy")
+    study_test, probe_test = _study_test_on_probe_folds(ctx, study_run, probe), probe.value("honest", "accuracy")
     delta = "—" if study_test is None or probe_test is None else ctx.prov.number(derive("sub", probe_test, study_test), scale=100, signed=True)
     cross = [
         f"{code(dataset)} {_number(ctx, study_value)} / {_number(ctx, probe_value)}"
@@ -70,6 +74,34 @@ def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
         _pair(ctx, study_run.value("honest", "train_images_per_s"), probe.value("honest", "train_images_per_s"), scale=1, decimals=1),
         "yes" if _in_recipe(probe) else "no",
     ]  # fmt: skip
+
+
+def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run) -> Value | None:
+    """The study run's honest test accuracy on the probe's test folds: its own figure when both ran the same folds, else
+    the mean per-fold accuracy over the probe's folds (k-fold runs report the mean over folds). ``None`` when a fold's
+    test samples differ between the two, since the figures would then describe different subjects."""
+    if study_run.first.get("n_folds") == probe.first.get("n_folds"):
+        return study_run.value("honest", "accuracy")
+    study, probed = (_honest_predictions(ctx, run) for run in (study_run, probe))
+    if study is None or probed is None:
+        return None
+    per_fold = []
+    for fold, rows in probed.groupby("fold"):
+        same_fold = study[study["fold"] == fold]
+        if set(same_fold["sample_id"]) != set(rows["sample_id"]):
+            return None
+        per_fold.append(float((same_fold["label"] == same_fold["pred"]).mean()))
+    folds = sorted(int(fold) for fold in probed["fold"].unique())
+    return Value(sum(per_fold) / len(per_fold), computed("fold_mean_accuracy", predictions=f"{study_run.folder}/predictions.csv", folds=folds))
+
+
+def _honest_predictions(ctx: Context, run: Run) -> pd.DataFrame | None:
+    path = ctx.study.results_dir / run.folder / "predictions.csv"
+    try:
+        predictions = pd.read_csv(path, usecols=["sample_id", "fold", "protocol", "label", "pred"])
+    except (OSError, ValueError):
+        return None
+    return predictions[predictions["protocol"] == "honest"]
 
 
 def _number(ctx: Context, value: Value | None, scale: float = 100, decimals: int = 2) -> str:
