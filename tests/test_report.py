@@ -257,6 +257,10 @@ def test_a_probe_on_fewer_folds_is_compared_with_the_study_run_on_the_same_folds
     _write_kfold_predictions(probe, {0: [True] * 5, 1: [True, True, True, False]})
     report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
     assert "| — / 90.00 | — |" in _row(report.markdown, code(probe.name), "## Recipe probes")
+    # a damaged predictions file stops the report and names the file, instead of printing "—" for it
+    (probe / "predictions.csv").write_text("not,a,predictions,table\n1,2,3,4\n")
+    with pytest.raises(ValueError, match=r"predictions\.csv cannot be read .*re-make the run resnet18_fer__ckplus__smoke__s0__2folds"):
+        build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
 
 
 def test_same_inputs_give_identical_bytes(fixture_report, fixture_results, fer_data):

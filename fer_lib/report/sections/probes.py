@@ -83,8 +83,6 @@ def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run) -> Valu
     if study_run.first.get("n_folds") == probe.first.get("n_folds"):
         return study_run.value("honest", "accuracy")
     study, probed = (_honest_predictions(ctx, run) for run in (study_run, probe))
-    if study is None or probed is None:
-        return None
     per_fold = []
     for fold, rows in probed.groupby("fold"):
         same_fold = study[study["fold"] == fold]
@@ -95,12 +93,13 @@ def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run) -> Valu
     return Value(sum(per_fold) / len(per_fold), computed("fold_mean_accuracy", predictions=f"{study_run.folder}/predictions.csv", folds=folds))
 
 
-def _honest_predictions(ctx: Context, run: Run) -> pd.DataFrame | None:
+def _honest_predictions(ctx: Context, run: Run) -> pd.DataFrame:
+    """The honest rows of a complete run's ``predictions.csv``; a damaged file stops the report, naming it."""
     path = ctx.study.results_dir / run.folder / "predictions.csv"
     try:
         predictions = pd.read_csv(path, usecols=["sample_id", "fold", "protocol", "label", "pred"])
-    except (OSError, ValueError):
-        return None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read ({type(error).__name__}: {error}); re-make the run {run.name}") from error
     return predictions[predictions["protocol"] == "honest"]
 
 
