@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from sklearn.metrics import accuracy_score
 
 from ...runs import current_recipe, recipe_differences, recipe_hash, recorded_recipe
 from ..collect import CROSS_DATASET_FILE, TTA_FILE, Run
@@ -88,7 +89,7 @@ def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run) -> Valu
         same_fold = study[study["fold"] == fold]
         if set(same_fold["sample_id"]) != set(rows["sample_id"]):
             return None
-        per_fold.append(float((same_fold["label"] == same_fold["pred"]).mean()))
+        per_fold.append(float(accuracy_score(same_fold["label"], same_fold["pred"])))
     folds = sorted(int(fold) for fold in probed["fold"].unique())
     return Value(sum(per_fold) / len(per_fold), computed("fold_mean_accuracy", predictions=f"{study_run.folder}/predictions.csv", folds=folds))
 
