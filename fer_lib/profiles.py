@@ -94,8 +94,7 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # epochs take ≈ 80 minutes there; its cross-attention ablation (resnet50_fer) keeps 10 until its 20-epoch run lands.
     **{("cpu", name, "fer2013"): {"epochs": 20} for name in ("resnet18_fer", "dcn_cbam", "resnet18_cbam", "irnet")},
     # The FER2013 recipe the ResNet18 family moves to, one model at a time as its re-made run lands (a recipe change
-    # makes the model's committed runs stale): FER2013_CPU_40PX. Two dcn_cbam runs (≈ 85 minutes each) do not fit one
-    # session, so its seed 1 stays stale until it is re-made in the next.
+    # makes the model's committed runs stale): FER2013_CPU_40PX.
     **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in ("resnet18_fer", "resnet18_dcn", "dcn_cbam")},
     ("cpu", "resnet50_fer", "fer2013"): {"epochs": 10},
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe on two folds
