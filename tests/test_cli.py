@@ -155,7 +155,8 @@ def test_recipe_prints_each_setting_with_its_source(capsys):
     rows = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines[1:]}
     assert rows["modality"] == ['"apex_flow"', "model mfem_lstm input"]
     assert rows["epochs"] == ["3", "overrides"] and rows["nesterov"] == ["true", "TrainConfig default"]
-    assert main(["recipe", "--model", "dcn_cbam", "--dataset", "fer2013", "--json"]) == 0
+    # RAF-DB: no dataset or (model, dataset) layer of the cpu profile sets these, so the model and the profile do.
+    assert main(["recipe", "--model", "dcn_cbam", "--dataset", "rafdb", "--json"]) == 0
     recipe = {row["key"]: row for row in json.loads(capsys.readouterr().out)["recipe"]}
     assert recipe["img_size"] == {"key": "img_size", "value": 48, "source": "model dcn_cbam input"}  # its builder's default size
     assert recipe["batch_size"] == {"key": "batch_size", "value": PROFILES["cpu"]["batch_size"], "source": "profile cpu"}
