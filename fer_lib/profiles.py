@@ -98,10 +98,10 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in ("resnet18_fer", "resnet18_dcn", "dcn_cbam")},
     ("cpu", "resnet50_fer", "fer2013"): {"epochs": 10},
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe on two folds
-    # gained 18 points of honest accuracy over the 30-epoch run on the same folds and converged (best epochs 60 and 67;
-    # the report's Recipe probes): ≈ 48 minutes for 10 folds with bf16. IRNet's ResNet50 trunk needs about 2.5× that,
-    # over a session, so it keeps the dataset's 30 until a cheaper CK+ recipe for it is found. Fine-tuned runs are
-    # unaffected: FINE_TUNING's 10 epochs come after this layer.
+    # gained 18 points of honest accuracy over the 30-epoch run on the same folds and converged (the report's Recipe
+    # probes); the 10-fold run converged too (best epoch 65 of 80) in about 47 minutes with bf16. IRNet's ResNet50 trunk
+    # needs about 2.5× that, over a session, so it keeps the dataset's 30 until a cheaper CK+ recipe for it is found.
+    # Fine-tuned runs are unaffected: FINE_TUNING's 10 epochs come after this layer.
     ("cpu", "dcn_cbam", "ckplus"): {"epochs": 80},
     # Flow-map augmentation (flip negates u, rotation turns (u, v); fer_lib.preprocess.flow_augment) for LKCNN and its
     # ablation, so that the pair still compares one module: against the unaugmented runs of the same three seeds it
