@@ -95,7 +95,7 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     **{("cpu", name, "fer2013"): {"epochs": 20} for name in ("resnet18_fer", "dcn_cbam", "resnet18_cbam", "irnet")},
     # The FER2013 recipe the ResNet18 family moves to, one model at a time as its re-made run lands (a recipe change
     # makes the model's committed runs stale): FER2013_CPU_40PX.
-    **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in ("resnet18_fer", "resnet18_dcn", "dcn_cbam")},
+    **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in ("resnet18_fer", "resnet18_dcn", "dcn_cbam", "resnet18_cbam")},
     ("cpu", "resnet50_fer", "fer2013"): {"epochs": 10},
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe on two folds
     # gained 18 points of honest accuracy over the 30-epoch run on the same folds and converged (the report's Recipe
