@@ -87,14 +87,12 @@ FER2013_CPU_40PX: dict[str, Any] = {"img_size": 40, "batch_size": 128, "lr": 0.1
 
 # Per-(profile, model, dataset) adjustments, applied after the dataset and model layers.
 RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
-    # 12 epochs stopped while validation accuracy still rose. 20 take ResNet18 about 35 minutes where bf16 is native
-    # (AVX-512-BF16) but 90-150 on an fp32-only 2-core CPU (the committed runs' train_wall_s): still rising at the end.
-    # The §4.1.2 ablations share the budget of the two models they sit between (the report compares no ablation across
-    # budgets). IRNet's ResNet50 trunk with 16 attention modules trains at ≈ 130 img/s with bf16 (its 10-epoch run), so 20
-    # epochs take ≈ 80 minutes there; its cross-attention ablation (resnet50_fer) keeps 10 until its 20-epoch run lands.
-    **{("cpu", name, "fer2013"): {"epochs": 20} for name in ("resnet18_fer", "dcn_cbam", "resnet18_cbam", "irnet")},
-    # The FER2013 recipe the ResNet18 family moves to, one model at a time as its re-made run lands (a recipe change
-    # makes the model's committed runs stale): FER2013_CPU_40PX.
+    # 12 epochs stopped while validation accuracy still rose. IRNet's ResNet50 trunk with 16 attention modules trains at
+    # ≈ 130 img/s with bf16 (its 10-epoch run), so 20 epochs take ≈ 80 minutes there; its cross-attention ablation
+    # (resnet50_fer) keeps 10 until its 20-epoch run lands.
+    ("cpu", "irnet", "fer2013"): {"epochs": 20},
+    # The ResNet18 family (the §4.1.2 models and their ablations) shares one FER2013 recipe, so the report compares no
+    # ablation across budgets: FER2013_CPU_40PX.
     **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in ("resnet18_fer", "resnet18_dcn", "dcn_cbam", "resnet18_cbam")},
     ("cpu", "resnet50_fer", "fer2013"): {"epochs": 10},
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe on two folds
