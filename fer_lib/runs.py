@@ -231,10 +231,13 @@ def _records_problem(records: Any) -> str:
 
 
 def git_sha(cwd: Path | None = None) -> str:
-    """HEAD's commit, suffixed ``-dirty`` when tracked files differ from it; ``unknown`` outside a git checkout."""
+    """HEAD's commit, suffixed ``-dirty`` when tracked files outside ``results/`` differ from it; ``unknown`` outside a
+    git checkout. The committed run folders under ``results/`` are outputs, not code: a study that re-makes one run
+    after another rewrites them, and that must not mark the later runs' code as modified."""
+    code = [":(top)", ":(top,exclude)results"]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *code], cwd=cwd, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha + ("-dirty" if dirty.strip() else "")

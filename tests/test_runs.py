@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -21,6 +22,7 @@ from fer_lib.runs import (  # noqa: E402
     PROBES_DIR,
     RunFolder,
     current_recipe,
+    git_sha,
     inspect_run,
     recipe_hash,
     save_figure,
@@ -153,3 +155,22 @@ def test_notebook_parameters_are_checked_against_the_parameters_cell():
     check_parameters(["", declared, '# Parameters\nepochs = 4\n', "check_parameters(In)"])
     with pytest.raises(ConfigError, match=r"\['epoch'\].*\['model', 'epochs'\]"):
         check_parameters(["", declared, '# Parameters\nepoch = 4\nmodel = "irnet"\n', "check_parameters(In)"])
+
+
+def test_git_sha_marks_changed_code_but_not_rewritten_results(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "results" / "runs").mkdir(parents=True)
+    (tmp_path / "lib" / "code.py").write_text("x = 1\n")
+    (tmp_path / "results" / "runs" / "metrics.json").write_text("[]\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+
+    (tmp_path / "results" / "runs" / "metrics.json").write_text("[{}]\n")  # a re-made run, as the study writes it
+    assert git_sha(tmp_path / "lib") == sha
+    (tmp_path / "lib" / "code.py").write_text("x = 2\n")
+    assert git_sha(tmp_path / "lib") == sha + "-dirty"
