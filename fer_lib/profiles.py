@@ -89,8 +89,8 @@ FER2013_CPU_40PX: dict[str, Any] = {"img_size": 40, "batch_size": 128, "lr": 0.1
 RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # 12 epochs stopped while validation accuracy still rose. IRNet's ResNet50 trunk with 16 attention modules trains at
     # ≈ 120 img/s with bf16, so 20 epochs at 48 px take ≈ 85 minutes there; its cross-attention ablation (resnet50_fer)
-    # takes the same recipe, so the §4.1.1 comparison is one budget. (At 40 px the ResNet18 runs gained nothing from 30
-    # epochs over 20 at 48 px, and 50 epochs of ResNet50 do not fit a session.)
+    # takes the same recipe, so the §4.1.1 comparison is one budget. 40 px does not buy IRNet epochs: at batch 128 it
+    # trains no faster than 48 px on an AVX-512-BF16 CPU (results/bench/recipe_throughput_avx512.json).
     **{("cpu", name, "fer2013"): {"epochs": 20} for name in ("irnet", "resnet50_fer")},
     # The ResNet18 family (the §4.1.2 models and their ablations) shares one FER2013 recipe, so the report compares no
     # ablation across budgets: FER2013_CPU_40PX.
