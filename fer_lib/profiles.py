@@ -85,24 +85,26 @@ DATASET_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
 # standard deviation of that recipe; at 30 epochs it gained none, so the gain is the longer schedule the cheaper input pays for.
 FER2013_CPU_40PX: dict[str, Any] = {"img_size": 40, "batch_size": 128, "lr": 0.1, "epochs": 50, "augment": {"erase_p": 0.0}}
 
+# The two trunks of the image models: each family shares its recipes per dataset, so that the report's ablations
+# (claims.yaml) compare modules at one budget, never a module with a longer schedule.
+RESNET18_FAMILY = ("resnet18_fer", "resnet18_dcn", "dcn_cbam", "resnet18_cbam")  # §4.1.2 and its ablations
+RESNET50_FAMILY = ("irnet", "resnet50_fer")  # §4.1.1 and its cross-attention ablation
+
 # Per-(profile, model, dataset) adjustments, applied after the dataset and model layers.
 RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # 12 epochs stopped while validation accuracy still rose. IRNet's ResNet50 trunk with 16 attention modules trains at
-    # ≈ 120 img/s with bf16, so 20 epochs at 48 px take ≈ 85 minutes there; its cross-attention ablation (resnet50_fer)
-    # takes the same recipe, so the §4.1.1 comparison is one budget. 40 px does not buy IRNet epochs: at batch 128 it
-    # trains no faster than 48 px on an AVX-512-BF16 CPU (results/bench/recipe_throughput_avx512.json).
-    **{("cpu", name, "fer2013"): {"epochs": 20} for name in ("irnet", "resnet50_fer")},
-    # The ResNet18 family (the §4.1.2 models and their ablations) shares one FER2013 recipe, so the report compares no
-    # ablation across budgets: FER2013_CPU_40PX.
-    **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in ("resnet18_fer", "resnet18_dcn", "dcn_cbam", "resnet18_cbam")},
-    # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe on two folds
-    # gained 18 points of honest accuracy over the 30-epoch run on the same folds and converged (the report's Recipe
-    # probes); the 10-fold run converged too (best epoch 65 of 80) in about 47 minutes with bf16. IRNet's ResNet50 trunk
-    # costs about 2.5× that per epoch, so it trains at 40 px for 60 epochs (≈ 80 minutes with bf16): on two folds this
-    # gained 6.6 points of honest accuracy over its 30 epochs at 48 px and converged (best epoch 54 of 60; Recipe probes).
-    # Fine-tuned runs are unaffected: FINE_TUNING's 10 epochs come after this layer.
-    ("cpu", "dcn_cbam", "ckplus"): {"epochs": 80},
-    ("cpu", "irnet", "ckplus"): {"img_size": 40, "epochs": 60},
+    # ≈ 120 img/s with bf16, so 20 epochs at 48 px take ≈ 85 minutes there. 40 px does not buy IRNet epochs: at batch
+    # 128 it trains no faster than 48 px on an AVX-512-BF16 CPU (results/bench/recipe_throughput_avx512.json).
+    **{("cpu", name, "fer2013"): {"epochs": 20} for name in RESNET50_FAMILY},
+    **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in RESNET18_FAMILY},
+    # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe of DCN+CBAM
+    # on two folds gained 18 points of honest accuracy over the 30-epoch run on the same folds and converged (the
+    # report's Recipe probes); its 10-fold run converged too (best epoch 65 of 80) in about 47 minutes with bf16. The
+    # ResNet50 trunk costs about 2.5× that per epoch, so it trains at 40 px for 60 epochs (≈ 80 minutes with bf16): on
+    # two folds IRNet gained 6.6 points of honest accuracy over its 30 epochs at 48 px and converged (best epoch 54 of
+    # 60; Recipe probes). A fine-tuned run keeps the input size and takes FINE_TUNING's schedule, the next layer.
+    **{("cpu", name, "ckplus"): {"epochs": 80} for name in RESNET18_FAMILY},
+    **{("cpu", name, "ckplus"): {"img_size": 40, "epochs": 60} for name in RESNET50_FAMILY},
     # Flow-map augmentation (flip negates u, rotation turns (u, v); fer_lib.preprocess.flow_augment) for LKCNN and its
     # ablation, so that the pair still compares one module: against the unaugmented runs of the same three seeds it
     # raised LKCNN's mean honest UF1 (two seeds up, one level; the report's Seeds section). The other micro-expression

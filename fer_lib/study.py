@@ -67,8 +67,11 @@ def run_step(notebook: str, model: str, dataset: str, seeds: dict[str, tuple[int
     return Step(notebook, {"model": model, "dataset": dataset, **start}, "run", seeds or {})
 
 
+# The image ablations (claims.yaml), each with the notebook of the architecture it ablates.
+ABLATION_MODELS = (("04_dcn_cbam", "resnet18_fer"), ("04_dcn_cbam", "resnet18_dcn"), ("04_dcn_cbam", "resnet18_cbam"), ("03_irnet", "resnet50_fer"))
+
 # Data notebooks; the two image models on FER2013 (the paper's DCN+CBAM claim is on FER2013), then on CK+ (10-fold);
-# then the ablations on FER2013 (what each module adds); then the micro-expression models; then the whole video clip
+# then the ablations on FER2013 (what each module adds) and on CK+; then the micro-expression models; then the whole video clip
 # through the best FER2013 model; then the report.
 STEPS: tuple[Step, ...] = (
     Step("01_datasets"),
@@ -85,6 +88,9 @@ STEPS: tuple[Step, ...] = (
     run_step("04_dcn_cbam", "resnet18_dcn", "fer2013"),
     run_step("04_dcn_cbam", "resnet18_cbam", "fer2013"),
     run_step("03_irnet", "resnet50_fer", "fer2013"),
+    # The same ablations on CK+, fine-tuned from each model's FER2013 run and from scratch, each at its family's recipe.
+    *(run_step(notebook, model, "ckplus", init_from="fer2013") for notebook, model in ABLATION_MODELS),
+    *(run_step(notebook, model, "ckplus") for notebook, model in ABLATION_MODELS),
     # Micro-expressions (§4.2), MEGC2019 composite, leave-one-subject-out: the STSTNet baseline, LKCNN, MFEM-BiLSTM, ablations.
     run_step("05_lkcnn", "ststnet", "megc2019", MICRO_EXPRESSION_SEEDS),
     run_step("05_lkcnn", "lkcnn", "megc2019", MICRO_EXPRESSION_SEEDS),

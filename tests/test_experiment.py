@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from fer_lib import profiles
-from fer_lib.claims import compare_to_claim, load_claims
+from fer_lib.claims import compare_to_claim, load_ablations, load_claims
 from fer_lib.data import create_dataset, list_datasets
 from fer_lib.engine import resolve_amp
 from fer_lib.errors import ConfigError
@@ -198,6 +198,16 @@ def test_recipe_layers_apply_in_order_and_name_their_source(monkeypatch):
     assert sources["modality"] == ("apex_flow", "model lkcnn budget (p)")  # a budget layer may override the declared input
     assert resolve_recipe("p", "ststnet", "d")["modality"] == "flow"  # as ststnet declares it
     assert "modality" not in resolve_recipe("p", "resnet18_fer", "d")  # an image model declares none
+
+
+@pytest.mark.parametrize("dataset, init_from", [("fer2013", None), ("ckplus", None), ("ckplus", "fer2013"), ("megc2019", None)])
+def test_each_ablation_pair_trains_one_recipe_in_every_profile(dataset, init_from):
+    """The report compares a module only between runs of one recipe: the study's own recipes must make that true."""
+    for profile in profiles.PROFILES:
+        for ablation in load_ablations():
+            model, baseline = (resolve_recipe(profile, name, dataset, {"init_from": init_from}) for name in (ablation.model, ablation.baseline))
+            differing = {key: (model.get(key), baseline.get(key)) for key in model.keys() | baseline.keys() if model.get(key) != baseline.get(key)}
+            assert not differing, f"{ablation.model} / {ablation.baseline} on {dataset} ({profile}): {differing}"
 
 
 def test_claims_name_registered_models_and_datasets():

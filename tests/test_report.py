@@ -147,6 +147,12 @@ def test_every_run_state_is_shown_as_such(fixture_report):
     assert "| incomplete | `metrics.json does not parse" in _row(md, code("mfem_lstm__megc2019__smoke__s0"), status)
     assert format_number(STALE_ACCURACY, 100) not in md  # a stale run's numbers are never shown as current
     assert "Run folders: 6 complete, 1 stale, 1 failed, 1 incomplete." in md
+    # the study's runs of the profile that have no folder yet are listed with the arguments that make them; a folder
+    # of any state (the failed IRNet run, the complete LKCNN run) is not
+    start = md.index("Study runs not made yet:")
+    not_made = md[start : md.index("\n## ", start)]
+    assert "| `dcn_cbam__fer2013__smoke__s0` | `04_dcn_cbam dcn_cbam fer2013` | `--profile smoke --step 3` |" in not_made
+    assert code("irnet__fer2013__smoke__s0") not in not_made and code("lkcnn__megc2019__smoke__s0") not in not_made
 
 
 def test_seeds_show_mean_std_and_n(fixture_report):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...runs import FAILURE_FILE
+from ...study import study_jobs
 from ..context import Context
 from ..markdown import bullets, code, table
 
@@ -18,9 +19,26 @@ def run_status(ctx: Context) -> str:
         "shown as current; **failed** and **incomplete** runs are listed with what went wrong.\n\n"
     )
     text += table(["Run folder", "Status", "Detail"], rows) if rows else "No run folder under `runs/`.\n"
+    text += _not_made(ctx)
     if ctx.study.problems:
         text += "\nFiles that could not be read (their numbers are left out):\n\n" + bullets([code(p) for p in ctx.study.problems])
     return text + "\n"
+
+
+def _not_made(ctx: Context) -> str:
+    """The study's runs (``python -m fer_lib study --list``) of each profile these results hold that have no folder
+    yet, so that a reader sees what the tables above still lack rather than inferring it from absent rows."""
+    present = {s.name for s in ctx.study.states}
+    profiles = sorted({s.config["profile"] for s in ctx.study.states if s.config and "profile" in s.config})
+    rows = [
+        [code(name), code(job.label), code(f"--profile {profile} --step {job.index}")]
+        for profile in profiles
+        for job in study_jobs(profile)
+        if job.step.kind == "run" and (name := job.output_dir(ctx.study.results_dir).name) not in present
+    ]
+    if not rows:
+        return ""
+    return "\nStudy runs not made yet:\n\n" + table(["Run folder", "Notebook, model, dataset", "Arguments to `python -m fer_lib study`"], rows)
 
 
 def run_links(ctx: Context) -> str:
