@@ -23,6 +23,8 @@ from fer_lib.profiles import resolve_recipe
 from fer_lib.report import build_report, convergence, printed_numbers, run_input_shape, train_flops_per_sample
 from fer_lib.report.markdown import code
 from fer_lib.report.provenance import format_number
+from fer_lib.report.seeds import SeedGroup
+from fer_lib.report.sections import ablations
 from fer_lib.runs import FAILURE_FILE, run_name, scan_runs
 
 REPO_RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -161,6 +163,12 @@ def test_seeds_show_mean_std_and_n(fixture_report):
     assert "73.00 (n=1)" in _row(md, f"{code('ststnet')} | {code('megc2019')}", "## Seeds")
     ablation = _row(md, "relative-position attention gate (§4.2.1)")
     assert "| +3.50 | +3.50 | 2.24 | yes |" in ablation  # Δ 75.0 − 71.5 against 2·sqrt(1.41²/2 + 0.71²/2)
+
+
+def test_an_ablation_row_names_a_fine_tuned_pairs_start():
+    """The same pair fine-tuned and from scratch are two rows of the Ablations table, told apart by their start."""
+    fine_tuned, scratch = (SeedGroup("resnet18_dcn", "ckplus", "cpu", start, ()) for start in ("fer2013", ""))
+    assert ablations._where(fine_tuned) == "`ckplus`, `cpu`, fine-tuned from `fer2013`" and ablations._where(scratch) == "`ckplus`, `cpu`"
 
 
 def test_costs_name_the_instruction_set_and_precision_each_run_trained_in(fixture_report):

@@ -45,7 +45,9 @@ def _recipe_gap(model: SeedGroup, baseline: SeedGroup) -> str:
 
 
 def _where(group: SeedGroup) -> str:
-    return f"{code(group.dataset)}, {code(group.profile)}"
+    """Dataset and profile, and the start of a fine-tuned pair: the same pair from scratch is another row."""
+    start = f", fine-tuned from {code(group.init_from)}" if group.init_from else ""
+    return f"{code(group.dataset)}, {code(group.profile)}{start}"
 
 
 def _multiple() -> Value:
