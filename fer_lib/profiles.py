@@ -100,10 +100,11 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe of DCN+CBAM
     # on two folds gained 18 points of honest accuracy over the 30-epoch run on the same folds and converged (the
     # report's Recipe probes); its 10-fold run converged too (best epoch 65 of 80) in about 47 minutes with bf16. The
-    # ResNet50 trunk costs about 2.5× that per epoch, so it trains at 40 px for 60 epochs: on two folds IRNet gained 6.6
-    # points of honest accuracy over its 30 epochs at 48 px and converged (best epoch 54 of 60; Recipe probes). Those two
-    # folds took 961 s with bf16, so ten take 80 minutes or more: at the session budget's edge. A fine-tuned run takes
-    # the input size set here and FINE_TUNING's schedule (the next layer).
+    # ResNet50 trunk costs over twice that per epoch even at 40 px (the two-fold probes: IRNet 961 s for 60 epochs at
+    # 40 px, DCN+CBAM 576 s for 80 at 48 px), so it trains at 40 px for 60 epochs: on two folds IRNet gained 6.6 points
+    # of honest accuracy over its 30 epochs at 48 px and converged (best epoch 54 of 60; Recipe probes). Ten folds take
+    # 80 minutes or more with bf16: at the session budget's edge. A fine-tuned run takes the input size set here and
+    # FINE_TUNING's schedule (the next layer).
     **{("cpu", name, "ckplus"): {"epochs": 80} for name in RESNET18_FAMILY},
     **{("cpu", name, "ckplus"): {"img_size": 40, "epochs": 60} for name in RESNET50_FAMILY},
     # Flow-map augmentation (flip negates u, rotation turns (u, v); fer_lib.preprocess.flow_augment) for LKCNN and its
