@@ -75,12 +75,20 @@ def _history(epochs: int, validation: bool, rising: bool) -> pd.DataFrame:
 
 
 def _write_run(
-    results: Path, model: str, dataset: str, seed: int, records: list[dict] | None, history: pd.DataFrame | None = None, **recipe_changes: Any
+    results: Path,
+    model: str,
+    dataset: str,
+    seed: int,
+    records: list[dict] | None,
+    history: pd.DataFrame | None = None,
+    init_from: str | None = None,
+    **recipe_changes: Any,
 ) -> Path:
-    folder = results / "runs" / run_name(model, dataset, "smoke", seed)
+    folder = results / "runs" / run_name(model, dataset, "smoke", seed, init_from)
     (folder / "figures").mkdir(parents=True)
-    recipe = resolve_recipe("smoke", model, dataset) | recipe_changes
-    config = {"model": model, "dataset": dataset, "profile": "smoke", "seed": seed, "recipe": recipe, "pretrained": False}
+    overrides = {"init_from": init_from} if init_from else {}
+    recipe = resolve_recipe("smoke", model, dataset, overrides) | recipe_changes
+    config = {"model": model, "dataset": dataset, "profile": "smoke", "seed": seed, "overrides": overrides, "recipe": recipe, "pretrained": False}
     (folder / "config.json").write_text(json.dumps(config))
     if records is not None:
         (folder / "metrics.json").write_text(json.dumps(records))
@@ -307,6 +315,26 @@ def test_committed_results_build_without_the_data(tmp_path):
     _check_provenance(report, REPO_RESULTS, empty)
 
 
+def test_a_fine_tuned_run_is_set_against_the_paper_profiles_fine_tuning_schedule(tmp_path):
+    """Could not reproduce names each run's start and cites the paper profile's recipe for that start."""
+    scratch, tuned = (resolve_recipe("paper", "dcn_cbam", "ckplus", overrides)["epochs"] for overrides in (None, {"init_from": "fer2013"}))
+    assert scratch != tuned  # else this test could not tell the two schedules apart
+    results = tmp_path / "results"
+    _write_run(results, "dcn_cbam", "ckplus", 0, _kfold_records("dcn_cbam", 0, 0.81))
+    start = {"run": run_name("dcn_cbam", "fer2013", "smoke", 0), "dataset": "fer2013"}
+    tuned_records = [record | {"init_from": start} for record in _kfold_records("dcn_cbam", 0, 0.9)]
+    _write_run(results, "dcn_cbam", "ckplus", 0, tuned_records, init_from="fer2013")
+    empty = tmp_path / "no_data"
+    empty.mkdir()
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=empty)
+    reasons = report.markdown[report.markdown.index("## Could not reproduce") :]
+    assert f"- on {code('ckplus')}, from scratch: the {code('smoke')} profile, 4 epochs at 48 px" in reasons
+    assert f"the {code('paper')} profile's recipe ({scratch} epochs at 48 px, meant for a GPU)" in reasons
+    assert f"- on {code('ckplus')}, fine-tuned from our {code('fer2013')} run: the {code('smoke')} profile" in reasons
+    assert f"the {code('paper')} profile's recipe ({tuned} epochs at 48 px, meant for a GPU)" in reasons
+    _check_provenance(report, results, empty)  # the paper profile's epochs recompute with the run's start
+
+
 def test_a_missing_results_folder_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         build_report(tmp_path / "nowhere")
@@ -373,7 +401,7 @@ class _Resolver:
         if what == "run_count":
             return sum(s.status == source["status"] for s in scan_runs(self.results))
         if what == "recipe":
-            return resolve_recipe(source["profile"], source["model"], source["dataset"])[source["key"]]
+            return resolve_recipe(source["profile"], source["model"], source["dataset"], source.get("overrides"))[source["key"]]
         if what == "history_value":
             history = pd.read_csv(self.results / source["history"])
             return float(history.loc[history["epoch"] == source["epoch"], source["column"]].iloc[0])

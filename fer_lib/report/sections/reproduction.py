@@ -8,7 +8,7 @@ from ...profiles import resolve_recipe
 from ..collect import Run
 from ..context import Context
 from ..markdown import code
-from ..provenance import Value, computed
+from ..provenance import Source, Value, computed, from_file
 from .headline import why_not_run
 
 PAPER_PROFILE = "paper"
@@ -59,10 +59,23 @@ def _reasons(ctx: Context, claim: Claim) -> list[str]:
 def _profile_reason(ctx: Context, run: Run) -> str:
     devices = ", ".join(code(d) for d in sorted({str(r.get("device")) for r in run.state.records}))
     epochs = ctx.metric(run, "honest", "epochs", scale=1, decimals=None)
-    paper = resolve_recipe(PAPER_PROFILE, run.model, run.dataset)["epochs"]
-    source = computed("recipe", profile=PAPER_PROFILE, model=run.model, dataset=run.dataset, key="epochs")
-    paper_epochs = ctx.prov.number(Value(paper, source), decimals=None)
+    # A fine-tuned run is set against the paper profile's fine-tuning schedule, not its from-scratch one.
+    overrides = {"init_from": run.init_from} if run.init_from else None
+    paper = resolve_recipe(PAPER_PROFILE, run.model, run.dataset, overrides)
+    ours = ((run.state.config or {}).get("recipe") or {}).get("img_size")
+    paper_epochs = ctx.prov.number(Value(paper["epochs"], _paper_source(run, overrides, "epochs")), decimals=None)
+    if ours is not None and paper.get("img_size") is not None:
+        ours_px = ctx.prov.number(Value(ours, from_file(f"{run.folder}/config.json", "recipe", "img_size")), decimals=None)
+        paper_px = ctx.prov.number(Value(paper["img_size"], _paper_source(run, overrides, "img_size")), decimals=None)
+        epochs, paper_epochs = f"{epochs} epochs at {ours_px} px", f"{paper_epochs} epochs at {paper_px} px"
+    else:
+        epochs, paper_epochs = f"{epochs} epochs", f"{paper_epochs} epochs"
+    start = f"fine-tuned from our {code(run.init_from)} run" if run.init_from else "from scratch"
     return (
-        f"on {code(run.dataset)}: the {code(run.profile)} profile, {epochs} epochs on {devices}; the {code(PAPER_PROFILE)} "
-        f"profile's recipe ({paper_epochs} epochs, meant for a GPU) was not run"
+        f"on {code(run.dataset)}, {start}: the {code(run.profile)} profile, {epochs} on {devices}; the "
+        f"{code(PAPER_PROFILE)} profile's recipe ({paper_epochs}, meant for a GPU) was not run"
     )
+
+
+def _paper_source(run: Run, overrides: dict[str, str] | None, key: str) -> Source:
+    return computed("recipe", profile=PAPER_PROFILE, model=run.model, dataset=run.dataset, overrides=overrides, key=key)
