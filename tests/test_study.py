@@ -63,7 +63,7 @@ def test_only_matches_exactly_and_no_match_lists_the_labels():
     jobs = study_jobs("cpu")
     assert {job.step.parameters["model"] for job in select_jobs(jobs, "irnet")} == {"irnet"}  # not resnet50_fer of 03_irnet
     assert [job.label for job in select_jobs(jobs, "04_dcn_cbam dcn_cbam ckplus")] == ["04_dcn_cbam dcn_cbam ckplus"]
-    assert len(select_jobs(jobs, "03_irnet")) == 6  # irnet and resnet50_fer: FER2013, CK+ from scratch, CK+ fine-tuned
+    assert len(select_jobs(jobs, "03_irnet")) == 7  # irnet and resnet50_fer: FER2013 (resnet50_fer: two seeds), CK+ from scratch, CK+ fine-tuned
     assert len(select_jobs(jobs, "ckplus")) == 12  # six image models, from scratch and fine-tuned
     assert [job.label for job in select_jobs(jobs, "dcn_cbam ckplus")] == ["04_dcn_cbam dcn_cbam ckplus", "04_dcn_cbam dcn_cbam ckplus from fer2013"]
     assert [job.label for job in select_jobs(jobs, "irnet fer2013")] == ["03_irnet irnet fer2013"]
