@@ -63,6 +63,11 @@ class Run:
         return int(self.first["seed"])
 
     @property
+    def recipe(self) -> dict[str, Any]:
+        """The resolved recipe its ``config.json`` records (``{}`` when the config has none)."""
+        return (self.state.config or {}).get("recipe") or {}
+
+    @property
     def init_from(self) -> str:
         """The dataset of the run of ours it was fine-tuned from (``fer_lib.fine_tune``); ``""`` when trained from scratch."""
         start = self.first.get("init_from")

@@ -95,7 +95,7 @@ class Context:
         return Value(self.cost(run).flops, computed("train_flops", run=run.name))
 
     def _count(self, run: Run) -> Cost:
-        recipe = (run.state.config or {}).get("recipe") or {}
+        recipe = run.recipe
         key = json.dumps([run.dataset, recipe.get("img_size"), recipe.get("modality")])
         if key not in self._shapes:
             try:

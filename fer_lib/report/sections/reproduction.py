@@ -44,7 +44,7 @@ def _reasons(ctx: Context, claim: Claim) -> list[str]:
     for group in ctx.group(claim.model):
         if group.profile != PAPER_PROFILE:
             reasons.append(_profile_reason(ctx, group.runs[0]))
-    modalities = {((run.state.config or {}).get("recipe") or {}).get("modality") for run in runs}
+    modalities = {run.recipe.get("modality") for run in runs}
     if ctx.input_kind(claim.model) == "clip" and SEQUENCE_MODALITY in modalities:
         reasons.append(
             "the sequence model sees two-frame sequences per sample (the apex face, then its flow map): the MEGC2019 "
@@ -62,7 +62,7 @@ def _profile_reason(ctx: Context, run: Run) -> str:
     # A fine-tuned run is set against the paper profile's fine-tuning schedule, not its from-scratch one.
     overrides = {"init_from": run.init_from} if run.init_from else None
     paper = resolve_recipe(PAPER_PROFILE, run.model, run.dataset, overrides)
-    ours = ((run.state.config or {}).get("recipe") or {}).get("img_size")
+    ours = run.recipe.get("img_size")
     paper_epochs = ctx.prov.number(Value(paper["epochs"], _paper_source(run, overrides, "epochs")), decimals=None)
     if ours is not None and paper.get("img_size") is not None:
         ours_px = ctx.prov.number(Value(ours, from_file(f"{run.folder}/config.json", "recipe", "img_size")), decimals=None)
