@@ -119,10 +119,12 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
 
 
 # A fine-tuned run (recipe key ``init_from``) starts from trained features: a short schedule at a lower rate with
-# no warm-up, applied after the (model, dataset) layer and before the run's own overrides.
+# no warm-up, applied after the (model, dataset) layer and before the run's own overrides. At 10 cpu epochs five of the
+# six image models converged, but ResNet18+CBAM's mean validation accuracy still rose 0.89 points over the last quarter
+# (best epoch 9 of 10; the report's Convergence). A fine-tuned CK+ run costs 5–14 minutes, so 15 epochs cost little.
 FINE_TUNING: dict[str, dict[str, Any]] = {
     "smoke": {"warmup_epochs": 0.0},
-    "cpu": {"epochs": 10, "lr": 0.01, "warmup_epochs": 0.0},
+    "cpu": {"epochs": 15, "lr": 0.01, "warmup_epochs": 0.0},
     "paper": {"epochs": 30, "lr": 0.01, "warmup_epochs": 0.0},
 }
 
