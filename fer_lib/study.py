@@ -37,8 +37,8 @@ StepKind = Literal["data", "run", "report"]
 # the cpu profile trains three seeds of each (the ablation pairs need a seed spread to be read at all).
 MICRO_EXPRESSION_SEEDS = {"cpu": (0, 1, 2)}
 # On FER2013 the study ranks modules (the ablations) by differences of a point or two, so every model of an ablation pair
-# (DCN+CBAM, the plain ResNet18 and the one-module ResNet18s, ResNet50) trains two seeds: the spread says whether a
-# difference is more than seed noise. IRNet, in one pair only, trains one (85 minutes a seed here).
+# (DCN+CBAM, IRNet, the plain ResNet18 and the one-module ResNet18s, ResNet50) trains two seeds: the spread says whether
+# a difference is more than seed noise.
 FER2013_SEEDS = {"cpu": (0, 1)}
 
 
@@ -78,7 +78,7 @@ STEPS: tuple[Step, ...] = (
     Step("01_datasets"),
     Step("02_preprocessing"),
     run_step("04_dcn_cbam", "dcn_cbam", "fer2013", FER2013_SEEDS),
-    run_step("03_irnet", "irnet", "fer2013"),
+    run_step("03_irnet", "irnet", "fer2013", FER2013_SEEDS),
     run_step("04_dcn_cbam", "dcn_cbam", "ckplus"),
     run_step("03_irnet", "irnet", "ckplus"),
     # CK+ from our own FER2013 weights (still no external pretraining), after their source runs. IRNet's ResNet50 weights
