@@ -352,6 +352,21 @@ def test_convergence_rule():
         convergence(_history(4, validation=True, rising=True), metric="val_macro_f1")
 
 
+def test_convergence_reads_the_last_quarter_off_a_fitted_line_not_its_two_end_epochs():
+    def verdict(last_window: list[float]) -> dict:
+        curve = [0.3 + 0.03 * epoch for epoch in range(1, 15)] + last_window  # epochs 15-20: the window of 20 epochs
+        return convergence(pd.DataFrame({"epoch": range(1, 21), "train_loss": 1.0, "val_acc": curve}))
+
+    # a noisy plateau whose last epoch is its best: +1.2 points between the end epochs, a level fitted line
+    plateau = verdict([0.90, 0.911, 0.905, 0.895, 0.89, 0.912])
+    assert plateau["best_epoch"] == 20 and plateau["best_late"] and plateau["converged"]
+    assert plateau["change"] == pytest.approx(-0.1857, abs=1e-3)
+    # a steady rise whose last epoch dips back to the first one's level: still rising
+    rising = verdict([0.80, 0.81, 0.82, 0.83, 0.84, 0.80])
+    assert rising["best_epoch"] == 19 and rising["best_late"] and not rising["converged"]
+    assert rising["change"] == pytest.approx(1.4286, abs=1e-3)
+
+
 def _check_provenance(report, results: Path, data_root: Path) -> None:
     """The numbers of report.md are exactly those the builder recorded, and each recomputes from its source."""
     printed = printed_numbers(report.markdown)
