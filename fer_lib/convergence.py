@@ -5,8 +5,8 @@ averaged over folds per epoch. Training is **not converged** when the best epoch
 :data:`LAST_FRACTION` of the schedule *and* the metric still rose by at least :data:`MIN_RISE_POINTS` percentage
 points over the last :data:`WINDOW_FRACTION` of it: accuracy was still climbing when the schedule ended. The rise is
 read off a least-squares line through every epoch of that window, not off its two end epochs: one evaluation per epoch
-on a small validation part (CK+: about 80 faces per fold) moves by about a point from epoch to epoch, enough to flip
-a verdict read off two single epochs either way.
+on a small validation part (CK+: about 90 faces per fold, a tenth of the training subjects) moves by about a point
+from epoch to epoch, enough to flip a verdict read off two single epochs either way.
 
 Without a validation split (leave-one-subject-out micro-expression runs train a fixed budget) the test curve is not
 used, since reading it would select on the test subjects; the rule is applied to the training loss averaged over
