@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 
 from ..errors import ConfigError
+from .loss import ClassWeights
 from .precision import Amp
 
 Optimizer = Literal["sgd", "adamw"]
@@ -43,6 +44,7 @@ class TrainConfig:
     gamma: float = 0.1  # "step" schedule: LR factor at each decay
     warmup_epochs: float = 1.0  # linear warm-up avoids early divergence at the peak LR with BN from scratch
     label_smoothing: float = 0.1  # FER labels are noisy (FER2013 annotators disagree): smoothing reduces over-confidence
+    class_weights: ClassWeights | None = None  # "balanced": loss weighted n / (k · n_class) (engine.loss), for macro metrics (UF1)
     amp: Amp = "auto"  # the faster precision on the device: bf16 autocast only where it beats fp32 (engine.precision)
     channels_last: bool = True  # NHWC convolutions are the fast path for oneDNN (CPU) and cuDNN tensor cores
     seed: int = 0  # seeds the global RNG, the epoch permutations and the augmentation generator
@@ -68,6 +70,7 @@ class TrainConfig:
             "amp in ('auto', 'bf16', 'fp16', 'none')": self.amp in ("auto", "bf16", "fp16", "none"),
             "select_metric in ('accuracy', 'macro_f1')": self.select_metric in ("accuracy", "macro_f1"),
             "0 <= label_smoothing < 1": 0 <= self.label_smoothing < 1,
+            "class_weights in (None, 'balanced')": self.class_weights in (None, "balanced"),
             "warmup_epochs >= 0 and step_size >= 1": self.warmup_epochs >= 0 and self.step_size >= 1,
         }
         failed = [rule for rule, ok in checks.items() if not ok]

@@ -42,6 +42,7 @@ from .batches import TensorSplit, data_fingerprint, normalization_stats
 from .checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, capture_rng, check_compatible, derive_seed, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
 from .distributed import epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
+from .loss import build_criterion
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
 from .precision import resolve_amp
 
@@ -254,7 +255,7 @@ def _fit(
     optimizer = build_optimizer(net, cfg)
     scheduler = build_scheduler(optimizer, cfg, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")  # loss scaling keeps small fp16 gradients from flushing to 0
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    criterion = build_criterion(cfg.class_weights, cfg.label_smoothing, train.labels, len(train.class_names), device)
 
     history: list[dict[str, float]] = []
     honest, test_selected = _Selection(), _Selection()
