@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.metrics import f1_score
 
 from fer_lib.claims import load_claims
 from fer_lib.errors import ConfigError
@@ -243,8 +244,9 @@ def test_a_recipe_probe_is_shown_only_beside_the_study_run_it_would_replace(tmp_
     md, section = report.markdown, "## Recipe probes"
     row = _row(md, code(probe.name), section)
     assert code("resnet18_fer__fer2013__smoke__s0") in row and f"lr {format_number(lr / 2, decimals=None)} -> {format_number(lr, decimals=None)}" in row
-    # validation at the honest epoch 3, then test, and the study's seed spread: the std of 60.00 and 64.00
-    assert "| 58.00 / 61.00 | 60.00 / 62.50 | +2.50 | 2.83 (n=2) | — / 64.00 |" in row
+    # validation at the honest epoch 3, then test accuracy and macro-F1, each with the study's seed spread (the std of
+    # 60.00 and 64.00, of 55.00 and 59.00)
+    assert "| 58.00 / 61.00 | 60.00 / 62.50 | +2.50 | 2.83 (n=2) | 55.00 / 57.50 | +2.50 | 2.83 (n=2) | — / 64.00 |" in row
     assert row.endswith("| no |")  # the recipe does not hold the probe's lr
     listed = md[md.index(section) :]
     assert "`resnet18_fer__fer2013__smoke__s3__lr`: no complete study run" in listed
@@ -274,6 +276,8 @@ def test_a_probe_on_fewer_folds_is_compared_with_the_study_run_on_the_same_folds
     report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
     row = _row(report.markdown, code(probe.name), "## Recipe probes")
     assert "| 50.00 / 90.00 | +40.00 |" in row  # not the study run's 81.00 over its three folds
+    # macro-F1 per fold over the classes it holds (class 0 only): 2·(3/4)/(1 + 3/4) and 2·(1/4)/(1 + 1/4), mean 62.86
+    assert "| 62.86 / 85.00 | +22.14 |" in row
     _check_provenance(report, results, tmp_path / "no_data")
     # a fold with other test samples than the study run's has no counterpart: no figure rather than a wrong one
     _write_kfold_predictions(probe, {0: [True] * 5, 1: [True, True, True, False]})
@@ -420,10 +424,15 @@ class _Resolver:
         if what == "history_value":
             history = pd.read_csv(self.results / source["history"])
             return float(history.loc[history["epoch"] == source["epoch"], source["column"]].iloc[0])
-        if what == "fold_mean_accuracy":
+        if what in ("fold_mean_accuracy", "fold_mean_macro_f1"):
             predictions = pd.read_csv(self.results / source["predictions"])
             honest = predictions[(predictions["protocol"] == "honest") & predictions["fold"].isin(source["folds"])]
-            return statistics.fmean(float((rows["label"] == rows["pred"]).mean()) for _, rows in honest.groupby("fold"))
+            if what == "fold_mean_accuracy":
+                return statistics.fmean(float((rows["label"] == rows["pred"]).mean()) for _, rows in honest.groupby("fold"))
+            # macro-F1 over the classes the fold holds, as metrics.json records it
+            return statistics.fmean(
+                f1_score(rows["label"], rows["pred"], labels=sorted(rows["label"].unique()), average="macro") for _, rows in honest.groupby("fold")
+            )
         run = self.results / "runs" / source["run"]
         config = json.loads((run / "config.json").read_text())
         if what == "convergence":

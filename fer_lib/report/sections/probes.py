@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sklearn.metrics import accuracy_score
 
+from ...metrics import classification_metrics
 from ...runs import current_recipe, recipe_differences, recipe_hash, recorded_recipe
 from ..collect import CROSS_DATASET_FILE, TTA_FILE, Run
 from ..context import Context
@@ -16,10 +16,17 @@ from ..provenance import Value, computed, derive, from_file
 
 HEADER = [
     "Probe", "Compared with", "Settings changed (study run -> probe)", "Val. accuracy at the honest epoch (%): study / probe",
-    "Honest test accuracy (%): study / probe", "Δ test (points)", "Seed std of the study's honest test accuracy (points)", "Ten-view TTA test accuracy (%): study / probe",
+    "Honest test accuracy (%): study / probe", "Δ test (points)", "Seed std of the study's honest test accuracy (points)",
+    "Honest test macro-F1 (%): study / probe", "Δ macro-F1 (points)", "Seed std of the study's honest test macro-F1 (points)", "Ten-view TTA test accuracy (%): study / probe",
     "Cross-dataset accuracy (%): study / probe", "Training wall time (s): study / probe", "Training images/s: study / probe",
     "Probe's settings in the recipe now",
 ]  # fmt: skip
+
+
+def fold_score(metric: str, labels: Any, preds: Any) -> float:
+    """One fold's ``metric`` (``accuracy`` or ``macro_f1``) from its labels and predictions, as ``metrics.json`` records it."""
+    classes = range(int(max(labels.max(), preds.max())) + 1)  # classes above both maxima have no support: left out anyway
+    return float(classification_metrics(labels.to_numpy(), preds.to_numpy(), classes)[metric])
 
 
 def probes(ctx: Context) -> str:
@@ -31,7 +38,8 @@ def probes(ctx: Context) -> str:
         "settings that the study's recipe does not hold, each beside the study's complete run of the same model, "
         "dataset, profile and seed. A probe is read on validation first (the split that selects epochs); the test, "
         "time and cross-dataset columns are read after, and a test difference within the seed spread of the study's "
-        "runs (their standard deviation over seeds) says little. No other section takes a number from a probe. Wall times "
+        "runs (their standard deviation over seeds) says little. Macro-F1 is the figure to read where classes are "
+        "imbalanced (on MEGC2019 it is UF1, on the pooled LOSO predictions). No other section takes a number from a probe. Wall times "
         "compare only on the same machine (each run's `env.json` names it). A k-fold probe that ran fewer folds "
         f"({code('max_folds')}) is compared with the study run's mean over the same folds, read from its "
         f"{code('predictions.csv')}.\n\n"
@@ -45,7 +53,7 @@ def probes(ctx: Context) -> str:
             continue
         rows.append(_row(ctx, probe, study_run))
     if rows:
-        text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9, 10)) + "\n"
+        text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)) + "\n"
     not_complete = [f"{code(s.name)} ({s.status}): {code(s.detail)}" for s in ctx.study.probe_states if s.status != "complete"]
     if unpaired or not_complete:
         text += "Probe folders not compared:\n\n" + bullets(unpaired + not_complete) + "\n"
@@ -59,8 +67,7 @@ def _study_run(ctx: Context, probe: Run) -> Run | None:
 
 def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
     changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {}))
-    study_test, probe_test = _study_test_on_probe_folds(ctx, study_run, probe), probe.value("honest", "accuracy")
-    delta = "—" if study_test is None or probe_test is None else ctx.prov.number(derive("sub", probe_test, study_test), scale=100, signed=True)
+    compared = {metric: _compare(ctx, study_run, probe, metric) for metric in ("accuracy", "macro_f1")}
     cross = [
         f"{code(dataset)} {_number(ctx, study_value)} / {_number(ctx, probe_value)}"
         for dataset, study_value, probe_value in _paired_cross_dataset(study_run, probe)
@@ -68,7 +75,7 @@ def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
     return [
         code(probe.name), code(study_run.name), code(changed or "none"),
         _pair(ctx, _selected_validation(study_run), _selected_validation(probe)),
-        _pair(ctx, study_test, probe_test), delta, _seed_spread(ctx, study_run),
+        *compared["accuracy"], *compared["macro_f1"],
         _pair(ctx, _test_tta(study_run), _test_tta(probe)),
         "; ".join(cross) or "—",
         _pair(ctx, study_run.value("honest", "train_wall_s"), probe.value("honest", "train_wall_s"), scale=1, decimals=0),
@@ -77,21 +84,28 @@ def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
     ]  # fmt: skip
 
 
-def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run) -> Value | None:
-    """The study run's honest test accuracy on the probe's test folds: its own figure when both ran the same folds, else
-    the mean per-fold accuracy over the probe's folds (k-fold runs report the mean over folds). ``None`` when a fold's
+def _compare(ctx: Context, study_run: Run, probe: Run, metric: str) -> list[str]:
+    """``[study / probe, Δ, seed std]`` cells of the honest test ``metric``."""
+    study_test, probe_test = _study_test_on_probe_folds(ctx, study_run, probe, metric), probe.value("honest", metric)
+    delta = "—" if study_test is None or probe_test is None else ctx.prov.number(derive("sub", probe_test, study_test), scale=100, signed=True)
+    return [_pair(ctx, study_test, probe_test), delta, _seed_spread(ctx, study_run, metric)]
+
+
+def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run, metric: str) -> Value | None:
+    """The study run's honest test ``metric`` on the probe's test folds: its own figure when both ran the same folds, else
+    the mean per-fold figure over the probe's folds (k-fold runs report the mean over folds). ``None`` when a fold's
     test samples differ between the two, since the figures would then describe different subjects."""
     if study_run.first.get("n_folds") == probe.first.get("n_folds"):
-        return study_run.value("honest", "accuracy")
+        return study_run.value("honest", metric)
     study, probed = (_honest_predictions(ctx, run) for run in (study_run, probe))
     per_fold = []
     for fold, rows in probed.groupby("fold"):
         same_fold = study[study["fold"] == fold]
         if set(same_fold["sample_id"]) != set(rows["sample_id"]):
             return None
-        per_fold.append(float(accuracy_score(same_fold["label"], same_fold["pred"])))
+        per_fold.append(fold_score(metric, same_fold["label"], same_fold["pred"]))
     folds = sorted(int(fold) for fold in probed["fold"].unique())
-    return Value(sum(per_fold) / len(per_fold), computed("fold_mean_accuracy", predictions=f"{study_run.folder}/predictions.csv", folds=folds))
+    return Value(sum(per_fold) / len(per_fold), computed(f"fold_mean_{metric}", predictions=f"{study_run.folder}/predictions.csv", folds=folds))
 
 
 def _honest_predictions(ctx: Context, run: Run) -> pd.DataFrame:
@@ -112,10 +126,10 @@ def _pair(ctx: Context, study_value: Value | None, probe_value: Value | None, sc
     return f"{_number(ctx, study_value, scale, decimals)} / {_number(ctx, probe_value, scale, decimals)}"
 
 
-def _seed_spread(ctx: Context, study_run: Run) -> str:
-    """The sample standard deviation over the seeds of the study run's configuration, with their count."""
+def _seed_spread(ctx: Context, study_run: Run, metric: str) -> str:
+    """The sample standard deviation of the honest ``metric`` over the seeds of the study run's configuration, with their count."""
     group = next(g for g in ctx.group(study_run.model, study_run.dataset) if any(run is study_run for run in g.runs))
-    values = group.values("honest", "accuracy")
+    values = group.values("honest", metric)
     if len(values) < 2:
         return f"one seed ({code(study_run.name)})"
     std, count = derive("std", *values), derive("count", *values)
