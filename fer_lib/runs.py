@@ -35,7 +35,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .atomic_write import write_atomic
-from .engine.config import NON_SEMANTIC_FIELDS, TrainConfig
+from .engine.config import ADDED_FIELD_DEFAULTS, NON_SEMANTIC_FIELDS, TrainConfig
 from .engine.distributed import launch_rank
 from .profiles import resolve_recipe
 
@@ -108,13 +108,16 @@ def full_recipe(recipe: dict[str, Any], train_config: dict[str, Any] | None = No
     Those come from ``train_config`` (a run's recorded ``TrainConfig.to_dict()``) when given, else from the current
     defaults, so a changed default makes a recorded run stale. Speed and display settings are left out
     (:data:`~fer_lib.engine.config.NON_SEMANTIC_FIELDS`), and so are the seed and the resolved precision
-    (:data:`MACHINE_FIELDS`): ``amp`` counts only as the recipe asks for it ("auto" unless set).
+    (:data:`MACHINE_FIELDS`): ``amp`` counts only as the recipe asks for it ("auto" unless set). A setting added after
+    runs were recorded counts only away from the value that does what the code did before it
+    (:data:`~fer_lib.engine.config.ADDED_FIELD_DEFAULTS`).
     """
     defaults = TrainConfig().to_dict()
     recorded = {k: v for k, v in (train_config or {}).items() if k in defaults and k != "amp"}
     merged = defaults | recorded | recipe
     skipped = NON_SEMANTIC_FIELDS | (MACHINE_FIELDS - {"amp"})
-    return json.loads(json.dumps({k: v for k, v in sorted(merged.items()) if k not in skipped}, default=str))
+    added = {k for k, v in ADDED_FIELD_DEFAULTS.items() if k in merged and merged[k] == v}
+    return json.loads(json.dumps({k: v for k, v in sorted(merged.items()) if k not in skipped | added}, default=str))
 
 
 def current_recipe(profile: str, model: str, dataset: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

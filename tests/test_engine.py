@@ -31,6 +31,7 @@ from fer_lib.engine import (
 )
 from fer_lib.engine.distributed import epoch_indices
 from fer_lib.engine.loop import EvalResult
+from fer_lib.errors import ConfigError
 from fer_lib.models import create_model
 from fer_lib.preprocess import BatchAugment, Normalize
 
@@ -228,6 +229,15 @@ def test_compiled_training_steps_match_eager_ones_with_the_auxiliary_loss(fer, m
     assert np.allclose(compiled_run.history["train_loss"], eager.history["train_loss"], rtol=1e-4)
     assert torch.allclose(compiled_run.honest.predictions.logits, eager.honest.predictions.logits, atol=1e-4)
     assert compiled_run.config["compile"] is True
+
+
+def test_compile_without_a_cpp_compiler_fails_before_training_naming_the_fix(fer, monkeypatch) -> None:
+    from torch._inductor import config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("fer-study-no-such-compiler++",))
+    model = create_model("resnet18_fer", 7, 1, 48, widths=(4, 8, 8, 8))
+    with pytest.raises(ConfigError, match=r"compile=True: .*needs a working C\+\+ compiler.*compile=false"):
+        fit(model, fer["train"], fer["val"], fer["test"], quick_config(epochs=1, amp="none", compile=True))
 
 
 def test_bf16_reaches_fp32_accuracy_within_binomial_noise(fer_data) -> None:

@@ -25,6 +25,7 @@ from fer_lib.runs import (  # noqa: E402
     git_sha,
     inspect_run,
     recipe_hash,
+    recorded_recipe,
     save_figure,
     scan_runs,
     write_failure,
@@ -74,6 +75,25 @@ def test_changed_train_default_is_stale_but_resolved_precision_is_not(legacy_run
     _edit_config(legacy_run, lambda c: c["train_config"].update(label_smoothing=0.2))
     state = inspect_run(legacy_run)
     assert state.status == "stale" and "label_smoothing 0.2 -> 0.1" in state.detail
+
+
+def test_a_setting_added_later_counts_only_away_from_its_earlier_behaviour(legacy_run):
+    def as_new_run(config, class_weights):
+        config["train_config"]["class_weights"] = class_weights
+        config["recipe_hash"] = recipe_hash(recorded_recipe(config))
+
+    # recorded before class_weights existed (its recipe hashed without the key), or after with the value that does what
+    # the code did before: both still complete
+    def before_class_weights(config):
+        config["recipe_hash"] = recipe_hash({k: v for k, v in recorded_recipe(config).items() if k != "class_weights"})
+
+    _edit_config(legacy_run, before_class_weights)
+    assert inspect_run(legacy_run).status == "complete"
+    _edit_config(legacy_run, lambda c: as_new_run(c, None))
+    assert inspect_run(legacy_run).status == "complete"
+    _edit_config(legacy_run, lambda c: as_new_run(c, "balanced"))
+    state = inspect_run(legacy_run)
+    assert state.status == "stale" and state.detail == 'recipe differs: class_weights "balanced" -> null'
 
 
 def test_recipe_hash_decides_for_new_runs_with_their_overrides(legacy_run):

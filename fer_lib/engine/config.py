@@ -25,6 +25,9 @@ SelectMetric = Literal["accuracy", "macro_f1"]
 
 # Settings that change speed or display but not a single number of the result: a run may be resumed with other values.
 NON_SEMANTIC_FIELDS = frozenset({"eval_batch_size", "device", "data_on_device", "num_threads", "progress", "compile"})
+# Settings added after runs were recorded, with the value that does what the code did before they existed: at that value
+# they are left out of a run's recipe (fer_lib.runs.full_recipe), so the recipe hashes of the earlier runs still hold.
+ADDED_FIELD_DEFAULTS: dict[str, Any] = {"class_weights": None}
 
 
 @dataclass

@@ -36,6 +36,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.base import FaceDataset
+from ..errors import ConfigError
 from ..preprocess.flow_augment import build_augment
 from ..preprocess.normalize import Normalize
 from .batches import TensorSplit, data_fingerprint, normalization_stats
@@ -143,6 +144,23 @@ def lr_factor(step: int, cfg: TrainConfig, steps_per_epoch: int) -> float:
     return warm * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def check_compile_toolchain(device: torch.device) -> None:
+    """``torch.compile`` on a CPU builds C++ kernels (Inductor): where no C++ compiler works, fail before the first
+    epoch with the fix, instead of inside the first training step."""
+    if device.type != "cpu":
+        return
+    from torch._inductor.cpp_builder import get_cpp_compiler  # Inductor's own search (config.cpp.cxx, then $CXX)
+
+    try:
+        get_cpp_compiler()
+    except Exception as error:  # noqa: BLE001 — Inductor raises its own error classes for a missing or broken compiler
+        raise ConfigError(
+            f"compile=True: torch.compile on the CPU needs a working C++ compiler and finds none ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); install one (apt install g++, or conda install gxx) or "
+            "train with compile=false (e.g. --set compile=false): it changes speed only"
+        ) from error
+
+
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD (momentum, Nesterov) or AdamW; weight decay only on weights of rank ≥ 2 (decaying norm scales and biases hurts)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -247,6 +265,7 @@ def _fit(
         net.to(memory_format=torch.channels_last)
     model = wrap_model(net, ctx)
     if cfg.compile:  # the training steps only: evaluation runs the eager module, whose last batch has another shape
+        check_compile_toolchain(device)
         model = torch.compile(model)
     params = sum(p.numel() for p in net.parameters())
     steps_per_epoch = len(train) // ctx.world_size // cfg.batch_size
