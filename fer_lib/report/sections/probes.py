@@ -23,7 +23,7 @@ HEADER = [
 ]  # fmt: skip
 
 
-def fold_score(metric: str, labels: Any, preds: Any) -> float:
+def _fold_score(metric: str, labels: Any, preds: Any) -> float:
     """One fold's ``metric`` (``accuracy`` or ``macro_f1``) from its labels and predictions, as ``metrics.json`` records it."""
     classes = range(int(max(labels.max(), preds.max())) + 1)  # classes above both maxima have no support: left out anyway
     return float(classification_metrics(labels.to_numpy(), preds.to_numpy(), classes)[metric])
@@ -103,7 +103,7 @@ def _study_test_on_probe_folds(ctx: Context, study_run: Run, probe: Run, metric:
         same_fold = study[study["fold"] == fold]
         if set(same_fold["sample_id"]) != set(rows["sample_id"]):
             return None
-        per_fold.append(fold_score(metric, same_fold["label"], same_fold["pred"]))
+        per_fold.append(_fold_score(metric, same_fold["label"], same_fold["pred"]))
     folds = sorted(int(fold) for fold in probed["fold"].unique())
     return Value(sum(per_fold) / len(per_fold), computed(f"fold_mean_{metric}", predictions=f"{study_run.folder}/predictions.csv", folds=folds))
 
