@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -45,7 +45,7 @@ from .model_file import export_run_model, training_face_crop
 from .models import create_model, list_models, model_input_kind
 from .preprocess.face_crop import FaceCrop, Framing
 from .profiles import resolve_recipe
-from .tta import TTA_FILE, evaluate_model_tta, fold_splits
+from .tta import TTA_FILE, SplitViews, fold_splits, score_views, tta_records
 from .runs import (
     CONFIG_FILE,
     FAILURE_FILE,
@@ -68,13 +68,17 @@ KEPT_MODELS = 10  # trained models kept in memory for figures: all of a k-fold r
 PROTOCOLS = ("honest", "test_selected")
 TEMP_PREFIX = "fer_run_pid"  # a notebook run without output_dir: <tmp>/fer_run_pid<pid>_*/<run name>/
 FP16_EXPORT_LIMIT = 25_000_000  # bytes: our own checkpoints are committed only when this small
+# Test-time augmentation of every run of images or flow maps, k-fold and LOSO ones pooled over folds: the ten views of
+# the FER2013 literature, the same set for flow maps (fixed before any LOSO test split was scored; LOSO has no
+# validation part to choose on). The honest epoch stays selected on the single view.
+TTA_VIEWS, TTA_INPUT_KINDS = "ten_view", ("image", "flow")
 
 
 @dataclass
 class ExperimentResult:
     """A trained run, not yet finished: its ``config.json`` data, ``metrics.json`` records, and per fold the fit, the
     test split and the trained (honest) model (``models`` holds the first :data:`KEPT_MODELS` folds' models: 68
-    ResNet34s would not fit in memory).
+    ResNet34s would not fit in memory); ``views`` holds each fold's test-time-augmentation views (:mod:`fer_lib.tta`).
 
     Figures and extra files go into the run through :meth:`save_figure`, :meth:`write_json` and :meth:`write_csv`;
     :meth:`finish` (a notebook's last step) then writes ``metrics.json`` and moves the run into ``run_dir``.
@@ -88,6 +92,7 @@ class ExperimentResult:
     models: list[nn.Module]
     folder: RunFolder
     temporary: bool = False
+    views: list[list[SplitViews]] = field(default_factory=list)
 
     def save_figure(self, name: str, figure: Figure) -> None:
         """Save ``figure`` as ``figures/<name>.png`` of the run."""
@@ -196,7 +201,8 @@ def run_experiment(
         shutil.rmtree(folder.path)
     folder.write_json(CONFIG_FILE, config)
     folder.write_json("env.json", env)
-    fits, models = [], []
+    fits, models, views = [], [], []
+    scores_views = folder.writes and model_input_kind(model) in TTA_INPUT_KINDS  # under torchrun, rank 0 alone
     with _epoch_logs(len(folds) <= KEPT_MODELS):
         for index, fold in enumerate(folds):
             seed_everything(derive_seed(seed, FOLD_INIT_STREAM, index))  # each fold's initial weights are reproducible
@@ -206,12 +212,14 @@ def run_experiment(
                 log.info("fold %s starts from %s: %d tensors, classifier rows of %s (new: %s)", fold.name, source.path, carried["tensors"], carried["classes_copied"], carried["classes_new"] or "none")
             log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
             fits.append(_fit_fold(net, fold, cfg, folder.path / "checkpoints" / fold.name))
+            if scores_views:  # each fold's honest model on its own splits, while it is in memory (KEPT_MODELS)
+                views.append(score_views(net, fits[-1].normalize_mean, fits[-1].normalize_std, fold_splits(dataset, fold, len(folds)), TTA_VIEWS, model_input_kind(model)))
             if index < KEPT_MODELS:
                 models.append(net)
     records = _records(model, dataset, profile, seed, folds, fits, env["git_sha"])
     if source is not None:
         records = [record | {"init_from": config["init_from"]} for record in records]
-    result = ExperimentResult(final, config, records, folds, fits, models, folder, temporary)
+    result = ExperimentResult(final, config, records, folds, fits, models, folder, temporary, views)
     if folder.writes:  # under torchrun rank 0 alone draws and exports (the model file is written outside RunFolder)
         _write_outputs(folder, result, data_root)
     return result
@@ -430,7 +438,8 @@ def _write_outputs(folder: RunFolder, result: ExperimentResult, data_root: str |
         face_crop = training_face_crop(result.folds[0].train, folder.final.name)
         _export_model(folder, result, face_crop)
         _evaluate_cross_dataset(folder, result, face_crop[0], data_root)
-        _evaluate_tta(folder, result)
+    if result.views:
+        folder.write_json(TTA_FILE, tta_records(result.views, classes, TTA_VIEWS, model_name=result.config["model"], source_model=folder.final.name))
 
 
 def _export_model(folder: RunFolder, result: ExperimentResult, face_crop: tuple[FaceCrop, Framing]) -> None:
@@ -453,14 +462,3 @@ def _evaluate_cross_dataset(folder: RunFolder, result: ExperimentResult, crop: F
     )  # fmt: skip
     if records:
         folder.write_json(CROSS_DATASET_FILE, records)
-
-
-def _evaluate_tta(folder: RunFolder, result: ExperimentResult) -> None:
-    """Score the honest model with and without test-time augmentation on its validation and test split
-    (:mod:`fer_lib.tta`) into ``tta.json``; selection stays on the single view."""
-    fit_result, config = result.fits[0], result.config
-    splits = fold_splits(config["dataset"], result.folds[0])
-    records = evaluate_model_tta(
-        result.models[0], fit_result.normalize_mean, fit_result.normalize_std, splits, model_name=config["model"], source_model=folder.final.name
-    )
-    folder.write_json(TTA_FILE, records)

@@ -26,6 +26,7 @@ from fer_lib.experiment import run_experiment
 from fer_lib.models import list_models
 from fer_lib.profiles import explain_recipe, resolve_recipe
 from fer_lib.runs import REQUIRED_KEYS, RunFolder, inspect_run, staging_path
+from fer_lib.tta import TTA_FILE
 
 TINY = {"epochs": 1, "batch_size": 16, "train_limit": 64, "eval_limit": 32, "model_kwargs": {"widths": (8, 16, 32, 64)}, "progress": False}
 
@@ -235,6 +236,11 @@ def test_megc2019_loso_pools_folds_and_breaks_down_by_database(fer_data, tmp_pat
     assert honest["uf1"] == honest["macro_f1"]
     assert sum(d["n"] for d in honest["by_database"].values()) == honest["n"] and set(rows["database"]) == set(honest["by_database"])
     assert honest["selected_on"] == "last epoch (no validation split)"
+    # test-time augmentation: each fold's honest model on its own subject, the flow views pooled like the predictions
+    (tta,) = json.loads((tmp_path / "me" / TTA_FILE).read_text())
+    assert tta["role"] == "test" and tta["split"] == honest["split"] and tta["n_folds"] == 4 and tta["n_views"] == 10
+    assert tta["single_view"] == {key: honest[key] for key in ("n", "accuracy", "macro_f1", "uar")}
+    assert tta["tta"]["n"] == honest["n"]
 
 
 def test_megc2019_apex_flow_sequences_for_sequence_models(fer_data):

@@ -108,6 +108,8 @@ def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     loso_history = _history(4, validation=False, rising=False)
     for seed, (lk, base) in enumerate(((0.74, 0.72), (0.76, 0.71))):
         lkcnn = _write_run(results, "lkcnn", "megc2019", seed, _loso_records("lkcnn", seed, lk), loso_history)
+        views = {"single_view": {"n": 442, "accuracy": lk, "macro_f1": lk - 0.04}, "tta": {"n": 442, "accuracy": lk + 0.02, "macro_f1": lk + 0.01 * seed}}
+        (lkcnn / "tta.json").write_text(json.dumps([{"role": "test", "split": "LOSO, 68 subjects", "views": "ten_view", **views}]))
         _write_run(results, "lkcnn_no_attention", "megc2019", seed, _loso_records("lkcnn_no_attention", seed, base), loso_history)
     # The last LKCNN seed trained on a bf16 CPU: env.json names its instruction set, metrics.json what "auto" resolved to.
     (lkcnn / "env.json").write_text(json.dumps({"device": "cpu", "device_name": "AMD EPYC", "cpu_capability": "AVX512"}))
@@ -172,6 +174,15 @@ def test_seeds_show_mean_std_and_n(fixture_report):
     assert "73.00 (n=1)" in _row(md, f"{code('ststnet')} | {code('megc2019')}", "## Seeds")
     ablation = _row(md, "relative-position attention gate (§4.2.1)")
     assert "| +3.50 | +3.50 | 2.24 | yes |" in ablation  # Δ 75.0 − 71.5 against 2·sqrt(1.41²/2 + 0.71²/2)
+
+
+def test_tta_shows_each_run_and_the_mean_over_seeds(fixture_report):
+    md = fixture_report.markdown
+    assert "| 74.00 / 76.00 | +2.00 | 70.00 / 74.00 |" in _row(md, code("lkcnn__megc2019__smoke__s0"), "## Test-time augmentation")
+    # single view 0.74, 0.76 -> 75.00 ± 1.41; TTA 0.76, 0.78 -> 77.00 ± 1.41; macro-F1 0.70, 0.72 / 0.74, 0.77
+    over_seeds = _row(md, f"{code('lkcnn')} | {code('megc2019')}", "Over seeds")
+    assert over_seeds.endswith("| `LOSO, 68 subjects` | 75.00 ± 1.41 (n=2) / 77.00 ± 1.41 (n=2) | 71.00 ± 1.41 (n=2) / 75.50 ± 2.12 (n=2) |")
+    assert "Over seeds" in md and code("ststnet") + " | " not in md[md.index("Over seeds") : md.index("\n## ", md.index("Over seeds"))]
 
 
 def test_an_ablation_row_names_a_fine_tuned_pairs_start():

@@ -17,7 +17,7 @@ from fer_lib.experiment import build_folds, run_experiment
 from fer_lib.model_file import evaluate_model_file
 from fer_lib.preprocess.augment import warp_affine
 from fer_lib.preprocess.normalize import Normalize
-from fer_lib.tta import TTA_FILE, tta_record, view_probabilities, view_thetas
+from fer_lib.tta import TTA_FILE, tta_record, view_probabilities, view_thetas, view_warper
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -44,10 +44,22 @@ def test_view_zero_is_the_unwarped_single_view_prediction():
     model = nn.Sequential(nn.Flatten(), nn.Linear(48 * 48, 3)).eval()
     images = torch.randint(0, 256, (5, 1, 48, 48), dtype=torch.uint8)
     normalize = Normalize(0.5, 0.25)
-    probs = view_probabilities(model, images, normalize, view_thetas("ten_view"), batch_size=2)
+    probs = view_probabilities(model, images, normalize, "ten_view", batch_size=2)
     assert probs.shape == (10, 5, 3)
     assert torch.allclose(probs[0], model(normalize(images)).softmax(-1), atol=1e-6)
     assert torch.allclose(probs.sum(-1), torch.ones(10, 5), atol=1e-5)
+
+
+def test_flow_views_mirror_the_field_and_negate_u():
+    """A flow map's mirror view is the flow of the mirrored face: u negated (min-max encoded: 1 - u), v and strain mirrored."""
+    maps = torch.rand(2, 3, 28, 28)
+    normalize = Normalize(np.array([0.5, 0.4, 0.3]), np.array([0.2, 0.25, 0.3]))
+    mirror = (view_warper("flow", normalize)(normalize(maps), torch.tensor(True), torch.zeros(2)) - normalize.shift) / normalize.scale
+    expected = torch.stack([1 - maps[:, 0], maps[:, 1], maps[:, 2]], 1).flip(-1)
+    expected = (expected - expected.amin((2, 3), keepdim=True)) / (expected.amax((2, 3), keepdim=True) - expected.amin((2, 3), keepdim=True))
+    assert torch.allclose(mirror, expected, atol=1e-4)
+    with pytest.raises(ValueError, match="not 'clip'"):
+        view_warper("clip", normalize)
 
 
 def test_record_keeps_the_single_view_and_the_averaged_metrics_apart():

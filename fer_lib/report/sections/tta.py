@@ -1,4 +1,5 @@
-"""Test-time augmentation: each run's single-view figures beside its TTA ones, from the runs' ``tta.json``."""
+"""Test-time augmentation: each run's single-view figures beside its TTA ones, from the runs' ``tta.json``, and the
+mean ± standard deviation over seeds of each configuration that ran with several."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from ..collect import TTA_FILE
 from ..context import Context
 from ..markdown import code, table
 from ..provenance import Value, derive, from_file
+from ..seeds import SeedGroup, format_over_seeds
 
 HEADER = ["Run", "Split", "n", "Views", "accuracy (%): single view / TTA", "gain (points)", "macro-F1 (%): single view / TTA"]
+SEEDS_HEADER = ["Model", "Dataset", "Profile", "Split", "accuracy (%): single view / TTA", "macro-F1 (%): single view / TTA"]
 
 
 def tta(ctx: Context) -> str:
@@ -29,12 +32,42 @@ def tta(ctx: Context) -> str:
     if not rows:
         return text + f"No run was scored with test-time augmentation: no complete run folder holds {code(TTA_FILE)}.\n\n"
     intro = (
-        "The honest model of each single-split run (its epoch still selected on the single view), scored once as it is "
-        "and once with its class probabilities averaged over fixed views: `ten_view` is the image and its four diagonal "
-        "shifts by a twelfth of the side, each also mirrored (the ten-crop of the FER2013 literature, done as shifts; "
-        f"{code('fer_lib.tta')}). The validation rows say whether TTA helps before the test rows are read.\n\n"
+        "The honest model of each run (its epoch still selected on the single view), scored once as it is and once with "
+        "its class probabilities averaged over fixed views: `ten_view` is the image and its four diagonal shifts by a "
+        "twelfth of the side, each also mirrored (the ten-crop of the FER2013 literature, done as shifts; "
+        f"{code('fer_lib.tta')}); optical-flow maps take the flow of those views (a mirror negates u). A run of several "
+        "folds scores each fold's model on its own splits and pools the folds, as its pooled metrics do (a k-fold run's "
+        "headline figure is the fold mean, so its single-view row here can differ from it). The validation rows say "
+        "whether TTA helps before the test rows are read; leave-one-subject-out has no validation part, so its view set "
+        "is the fixed default, chosen before any of its test splits was scored.\n\n"
     )
-    return text + intro + table(HEADER, rows, right=(2, 4, 5, 6)) + "\n"
+    text += intro + table(HEADER, rows, right=(2, 4, 5, 6)) + "\n"
+    seed_rows = [row for group in ctx.groups for row in _over_seeds(ctx, group)]
+    if seed_rows:
+        text += "\nOver seeds (mean ± sample standard deviation, n seeds), per configuration with more than one:\n\n"
+        text += table(SEEDS_HEADER, seed_rows, right=(4, 5)) + "\n"
+    return text
+
+
+def _over_seeds(ctx: Context, group: SeedGroup) -> list[list[str]]:
+    """One row per split role that two or more of the group's seeds scored with TTA."""
+    by_role: dict[str, list[_Cells]] = {}
+    for run in group.runs:
+        records = run.extras.get(TTA_FILE)
+        for index, record in enumerate(records if isinstance(records, list) else []):
+            by_role.setdefault(record.get("role", "?"), []).append(_Cells(ctx, record, f"runs/{run.name}/{TTA_FILE}", index))
+    rows = []
+    for cells in by_role.values():
+        if len(cells) < 2:
+            continue
+
+        def over_seeds(*keys: str) -> str:
+            return format_over_seeds(ctx.prov, [value for cell in cells if (value := cell.value(*keys)) is not None])
+
+        split = code(cells[0].record.get("split", "?"))
+        pairs = [f"{over_seeds('single_view', metric)} / {over_seeds('tta', metric)}" for metric in ("accuracy", "macro_f1")]
+        rows.append([code(group.label), code(group.dataset), code(group.profile), split, *pairs])
+    return rows
 
 
 class _Cells:
@@ -44,15 +77,16 @@ class _Cells:
         self.ctx, self.record, self.path, self.index = ctx, record, path, index
 
     def __call__(self, *keys: str, scale: float = 100, decimals: int | None = 2) -> str:
-        value = self._value(*keys)
+        value = self.value(*keys)
         return "—" if value is None else self.ctx.prov.number(value, scale=scale, decimals=decimals)
 
     def gain(self, metric: str) -> str:
         """TTA minus single view, in points."""
-        single, averaged = self._value("single_view", metric), self._value("tta", metric)
+        single, averaged = self.value("single_view", metric), self.value("tta", metric)
         return "—" if single is None or averaged is None else self.ctx.prov.number(derive("sub", averaged, single), scale=100, signed=True)
 
-    def _value(self, *keys: str) -> Value | None:
+    def value(self, *keys: str) -> Value | None:
+        """The number at the key path ``keys`` of the record, with its source; ``None`` where there is none."""
         value: Any = self.record
         for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
