@@ -65,12 +65,6 @@ def view_params(views: str, shift: float = TEN_VIEW_SHIFT) -> tuple[torch.Tensor
     return torch.tensor([False, True]).repeat_interleave(len(offsets)), torch.tensor(offsets * 2)
 
 
-def view_thetas(views: str, shift: float = TEN_VIEW_SHIFT) -> torch.Tensor:
-    """``F.affine_grid`` matrices ``(V, 2, 3)`` of the view set ``views``; the first view is the image as it is."""
-    flips, shifts = view_params(views, shift)
-    return affine_theta(flips, torch.zeros(len(flips)), torch.ones(len(flips)), shifts, 1, 1)
-
-
 def view_warper(input_kind: str, normalize: Normalize) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """``warp(x, flip, shift)``: one view of a normalised batch ``x`` (``flip`` a bool scalar, ``shift`` ``(2,)``) as the
     model's training augmentation would make it: images resampled with reflection padding; flow maps through

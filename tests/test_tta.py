@@ -15,9 +15,8 @@ from torch import nn
 from fer_lib.__main__ import main
 from fer_lib.experiment import build_folds, run_experiment
 from fer_lib.model_file import evaluate_model_file
-from fer_lib.preprocess.augment import warp_affine
 from fer_lib.preprocess.normalize import Normalize
-from fer_lib.tta import TTA_FILE, tta_record, view_probabilities, view_thetas, view_warper
+from fer_lib.tta import TTA_FILE, tta_record, view_params, view_probabilities, view_warper
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -26,17 +25,18 @@ TINY = {"epochs": 1, "batch_size": 16, "train_limit": 64, "eval_limit": 32, "mod
 
 def test_ten_views_are_the_image_four_diagonal_shifts_and_their_mirrors():
     x = torch.arange(48 * 48, dtype=torch.float32).view(1, 1, 48, 48)
-    thetas = view_thetas("ten_view")
-    assert thetas.shape == (10, 2, 3) and torch.allclose(thetas[0], torch.tensor([[1.0, 0, 0], [0, 1, 0]]))
-    views = [warp_affine(x, theta[None]) for theta in thetas]
+    flips, shifts = view_params("ten_view")
+    assert flips.tolist() == [False] * 5 + [True] * 5 and shifts[0].tolist() == [0.0, 0.0]
+    warp = view_warper("image", Normalize(0.0, 1.0))
+    views = [warp(x, flip, shift) for flip, shift in zip(flips, shifts)]
     assert torch.allclose(views[0], x, atol=1e-3)
     assert torch.allclose(views[5], x.flip(-1), atol=1e-3)  # the mirror of the unshifted image
     # (-shift, -shift): content moves 4 px left and up, so output pixel (r, c) shows input pixel (r + 4, c + 4)
     assert torch.allclose(views[1][..., 10:30, 10:30], x[..., 14:34, 14:34], atol=1e-2)
     assert len({tuple(v.flatten().tolist()[:200]) for v in views}) == 10
-    assert view_thetas("flip").shape == (2, 2, 3)
+    assert len(view_params("flip")[0]) == 2
     with pytest.raises(ValueError, match="unknown TTA views 'five_crop'"):
-        view_thetas("five_crop")
+        view_params("five_crop")
 
 
 def test_view_zero_is_the_unwarped_single_view_prediction():
