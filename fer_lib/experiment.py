@@ -202,7 +202,8 @@ def run_experiment(
     folder.write_json(CONFIG_FILE, config)
     folder.write_json("env.json", env)
     fits, models, views = [], [], []
-    scores_views = folder.writes and model_input_kind(model) in TTA_INPUT_KINDS  # under torchrun, rank 0 alone
+    input_kind = model_input_kind(model)
+    scores_views = folder.writes and input_kind in TTA_INPUT_KINDS  # under torchrun, rank 0 alone
     with _epoch_logs(len(folds) <= KEPT_MODELS):
         for index, fold in enumerate(folds):
             seed_everything(derive_seed(seed, FOLD_INIT_STREAM, index))  # each fold's initial weights are reproducible
@@ -213,7 +214,7 @@ def run_experiment(
             log.info("%s on %s, fold %s: %d train / %d val / %d test", model, dataset, fold.name, len(fold.train), len(fold.val or []), len(fold.test))
             fits.append(_fit_fold(net, fold, cfg, folder.path / "checkpoints" / fold.name))
             if scores_views:  # each fold's honest model on its own splits, while it is in memory (KEPT_MODELS)
-                views.append(score_views(net, fits[-1].normalize_mean, fits[-1].normalize_std, fold_splits(dataset, fold, len(folds)), TTA_VIEWS, model_input_kind(model)))
+                views.append(score_views(net, fits[-1].normalize_mean, fits[-1].normalize_std, fold_splits(dataset, fold, len(folds)), TTA_VIEWS, input_kind))
             if index < KEPT_MODELS:
                 models.append(net)
     records = _records(model, dataset, profile, seed, folds, fits, env["git_sha"])
