@@ -12,7 +12,8 @@ and every view is re-encoded as the maps are. Clip models (frame sequences) have
 
 TTA changes only the evaluation: the honest model is still the epoch selected on single-view validation accuracy.
 Each record holds the single-view metrics beside the TTA ones, from the same weights on the same split, for the
-validation and the test split. ``python -m fer_lib tta RUN_DIR [RUN_DIR ...]`` writes a run's :data:`TTA_FILE` from its
+validation and the test split; :func:`views_chosen_on_validation` picks between them on the validation record, so
+the honest figure may take TTA without reading the test split. ``python -m fer_lib tta RUN_DIR [RUN_DIR ...]`` writes a run's :data:`TTA_FILE` from its
 model file. A new run of an image or flow model writes it at its end (``fer_lib.experiment``): a run of several folds
 (k-fold, leave-one-subject-out) scores each fold's honest model on that fold's splits and pools the folds' views, as
 its metrics pool the predictions; without a validation part (LOSO) the view set is the fixed default, chosen before any
@@ -172,6 +173,18 @@ def evaluate_tta(
     records = tta_records([scored], fold.train.class_names, views, MODEL_FILE_WEIGHTS, info.model, info.run)
     write_tta(Path(out_dir if out_dir is not None else run_dir) / TTA_FILE, records)
     return records
+
+
+def views_chosen_on_validation(records: Sequence[dict[str, Any]], metric: str = "accuracy") -> str | None:
+    """Which evaluation of a run's TTA ``records`` is its honest one, chosen on validation as its epoch is: ``"tta"``
+    where the averaged views beat the single view on the validation record's ``metric``, ``"single_view"`` where they
+    do not (a tie keeps the cheaper single view); ``None`` without a validation record (leave-one-subject-out, where a
+    choice would read the test split) or where that record lacks ``metric``."""
+    val = next((r for r in records if isinstance(r, dict) and r.get("role") == "val"), {})
+    scores = [part.get(metric) if isinstance(part := val.get(key), dict) else None for key in ("single_view", "tta")]
+    if not all(isinstance(score, (int, float)) for score in scores):
+        return None
+    return "tta" if scores[1] > scores[0] else "single_view"
 
 
 def fold_splits(dataset: str, fold: FoldData, n_folds: int = 1) -> list[tuple[str, str, FaceDataset]]:

@@ -31,6 +31,7 @@ from fer_lib.runs import FAILURE_FILE, run_name, scan_runs
 REPO_RESULTS = Path(__file__).resolve().parents[1] / "results"
 MEGC_CLASSES = ["negative", "positive", "surprise"]
 CK_CLASSES = ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
+FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 STALE_ACCURACY = 0.1234  # printed as 12.34 if the report wrongly showed the stale run
 
 
@@ -124,6 +125,13 @@ def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tta = [{"role": "test", "split": "PrivateTest", "views": "ten_view", "single_view": {"n": 3, "accuracy": 0.6, "macro_f1": 0.5}, "tta": {"n": 3, "accuracy": 0.625, "macro_f1": 0.55}}]
     (ststnet / "tta.json").write_text(json.dumps(tta))
     _write_run(results, "resnet18_fer", "ckplus", 0, _kfold_records("resnet18_fer", 0, 0.81), _history(4, validation=True, rising=True))
+    # DCN+CBAM on FER2013, two seeds: TTA wins on validation for seed 1 and loses for seed 2, whatever the test says
+    for seed, val, test in ((1, (0.60, 0.62), (0.64, 0.67)), (2, (0.61, 0.60), (0.65, 0.69))):
+        records = [_record("dcn_cbam", "fer2013", p, seed, test[0], FER_CLASSES, split="PrivateTest") for p in ("honest", "test_selected")]
+        dcn = _write_run(results, "dcn_cbam", "fer2013", seed, records, _history(4, validation=True, rising=False))
+        scored = (("val", "validation", val), ("test", "PrivateTest", test))
+        views = [{"role": role, "split": split, "views": "ten_view", "single_view": {"n": 9, "accuracy": one}, "tta": {"n": 9, "accuracy": ten}} for role, split, (one, ten) in scored]
+        (dcn / "tta.json").write_text(json.dumps(views))
     failed = _write_run(results, "irnet", "fer2013", 0, None)
     failure = {"error": "RuntimeError: CUDA out of memory at epoch 3", "notebook": "03_irnet.ipynb", "step": "03_irnet irnet fer2013"}
     (failed / FAILURE_FILE).write_text(json.dumps(failure))
@@ -159,7 +167,7 @@ def test_every_run_state_is_shown_as_such(fixture_report):
     assert "| stale | `recipe differs: epochs 99 -> 2" in _row(md, code("dcn_cbam__megc2019__smoke__s0"), status)
     assert "| incomplete | `metrics.json does not parse" in _row(md, code("mfem_lstm__megc2019__smoke__s0"), status)
     assert format_number(STALE_ACCURACY, 100) not in md  # a stale run's numbers are never shown as current
-    assert "Run folders: 6 complete, 1 stale, 1 failed, 1 incomplete." in md
+    assert "Run folders: 8 complete, 1 stale, 1 failed, 1 incomplete." in md
     # the study's runs of the profile that have no folder yet are listed with the arguments that make them; a folder
     # of any state (the failed IRNet run, the complete LKCNN run) is not
     start = md.index("Study runs not made yet:")
@@ -206,6 +214,17 @@ def test_headline_lists_every_claim_with_pretraining_and_dataset(fixture_report)
     assert lkcnn.iloc[0]["Gap honest / test-selected (pts)"] == "-11.01 / -4.01"  # 75.00 − 86.01, 82.00 − 86.01
     irnet = table[table["Method"] == code("irnet")].iloc[0]
     assert irnet["Ours honest (%)"] == "no complete run"  # its only run failed
+    assert lkcnn.iloc[0]["Ours honest, views chosen on validation (%)"] == "—"  # LOSO: no validation part to choose on
+
+
+def test_the_headline_takes_tta_only_where_validation_chose_it(fixture_report):
+    dcn_cbam = fixture_report.headline.set_index("Method").loc[code("dcn_cbam")]
+    assert dcn_cbam["Ours honest (%)"] == "64.50 ± 0.71 (n=2)"  # single view 0.64, 0.65
+    # seed 1 chose TTA on validation (0.67 on test), seed 2 the single view (0.65), though TTA would have scored 0.69
+    assert dcn_cbam["Ours honest, views chosen on validation (%)"] == "66.00 ± 1.41 (n=2); TTA chosen in 1"
+    md = fixture_report.markdown
+    assert _row(md, code("dcn_cbam__fer2013__smoke__s2"), "## Test-time augmentation").endswith("| single view |")
+    assert _row(md, code("lkcnn__megc2019__smoke__s0"), "## Test-time augmentation").endswith("| — (no validation part) |")
 
 
 def test_loso_kfold_cross_dataset_and_checks_are_reported(fixture_report):
@@ -444,6 +463,9 @@ class _Resolver:
             return statistics.fmean(
                 f1_score(rows["label"], rows["pred"], labels=sorted(rows["label"].unique()), average="macro") for _, rows in honest.groupby("fold")
             )
+        if what == "seeds_choosing_tta":  # the runs whose validation record scored higher with TTA (all select on accuracy)
+            validation = [next(r for r in json.loads((self.results / run / "tta.json").read_text()) if r["role"] == "val") for run in source["runs"]]
+            return sum(v["tta"]["accuracy"] > v["single_view"]["accuracy"] for v in validation)
         run = self.results / "runs" / source["run"]
         config = json.loads((run / "config.json").read_text())
         if what == "convergence":

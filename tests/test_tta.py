@@ -16,7 +16,7 @@ from fer_lib.__main__ import main
 from fer_lib.experiment import build_folds, run_experiment
 from fer_lib.model_file import evaluate_model_file
 from fer_lib.preprocess.normalize import Normalize
-from fer_lib.tta import TTA_FILE, tta_record, view_params, view_probabilities, view_warper
+from fer_lib.tta import TTA_FILE, tta_record, view_params, view_probabilities, view_warper, views_chosen_on_validation
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -68,6 +68,19 @@ def test_record_keeps_the_single_view_and_the_averaged_metrics_apart():
     record = tta_record(probs, np.zeros(4, np.int64), ("a", "b"))
     assert record["single_view"] == {"n": 4, "accuracy": 0.0, "macro_f1": 0.0, "uar": 0.0}
     assert record["tta"]["accuracy"] == 1.0 and record["tta"]["confusion_matrix"] == [[4, 0], [0, 0]]
+
+
+def test_the_honest_evaluation_is_chosen_on_validation_never_on_test():
+    def record(role: str, single: float, averaged: float) -> dict:
+        return {"role": role, "single_view": {"accuracy": single, "macro_f1": averaged}, "tta": {"accuracy": averaged, "macro_f1": single}}
+
+    # the test record favours the other evaluation each time: only the validation record decides
+    assert views_chosen_on_validation([record("val", 0.60, 0.62), record("test", 0.70, 0.50)]) == "tta"
+    assert views_chosen_on_validation([record("val", 0.62, 0.60), record("test", 0.50, 0.70)]) == "single_view"
+    assert views_chosen_on_validation([record("val", 0.60, 0.62)], metric="macro_f1") == "single_view"  # the run's selection metric
+    assert views_chosen_on_validation([record("val", 0.61, 0.61)]) == "single_view"  # a tie keeps the cheaper single view
+    assert views_chosen_on_validation([record("test", 0.50, 0.70)]) is None  # LOSO: no validation part to choose on
+    assert views_chosen_on_validation([{"role": "val", "single_view": {}, "tta": {"accuracy": 0.7}}]) is None
 
 
 @pytest.fixture(scope="module")

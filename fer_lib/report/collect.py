@@ -74,6 +74,11 @@ class Run:
         return str(start.get("dataset", "")) if isinstance(start, dict) else ""
 
     @property
+    def select_metric(self) -> str:
+        """The validation metric the run selected its honest epoch on (``accuracy`` unless its config says otherwise)."""
+        return str(((self.state.config or {}).get("train_config") or {}).get("select_metric", "accuracy"))
+
+    @property
     def device_name(self) -> str:
         """What trained the run, as its ``env.json`` names it (``cpu: AMD EPYC``, ``cuda: NVIDIA H200``); the metrics'
         device alone when ``env.json`` is missing or unreadable."""

@@ -122,7 +122,7 @@ def _assess(run: Run) -> dict[str, Any] | str:
     """The convergence of ``run`` (see :mod:`fer_lib.report.convergence`), or why it cannot be assessed."""
     if run.history is None:
         return "history.csv is missing or unreadable"
-    select = ((run.state.config or {}).get("train_config") or {}).get("select_metric", "accuracy")
+    select = run.select_metric
     try:
         return convergence(run.history, "val_acc" if select == "accuracy" else f"val_{select}")
     except ValueError as error:
