@@ -224,6 +224,7 @@ def test_the_headline_takes_tta_only_where_validation_chose_it(fixture_report):
     assert dcn_cbam["Ours honest, views chosen on validation (%)"] == "66.00 ± 1.41 (n=2); TTA chosen in 1"
     md = fixture_report.markdown
     assert _row(md, code("dcn_cbam__fer2013__smoke__s2"), "## Test-time augmentation").endswith("| single view |")
+    assert "| 64.50 ± 0.71 (n=2) | 66.00 ± 1.41 (n=2); TTA chosen in 1 |" in _row(md, f"{code('dcn_cbam')} | {code('fer2013')}", "## Seeds")
     assert _row(md, code("lkcnn__megc2019__smoke__s0"), "## Test-time augmentation").endswith("| — (no validation part) |")
 
 

@@ -7,9 +7,9 @@ import pandas as pd
 from ...claims import Claim
 from ..context import TRAINED_FROM_SCRATCH, Context
 from ..markdown import bullets, code, table
-from ..provenance import Value, computed, derive, from_claims, from_file
+from ..provenance import Value, derive, from_claims, from_file
 from ..seeds import SeedGroup, format_over_seeds, seed_mean
-from .tta import honest_test_value
+from .tta import views_chosen_cell
 
 HEADER = [
     "Method", "Paper: §, dataset, metric", "Paper (%)", "Paper leaves unstated", "Ours honest (%)",
@@ -77,7 +77,7 @@ def _our_cells(ctx: Context, claim: Claim, group: SeedGroup, metric: str) -> lis
     pretraining = _pretraining(records)
     return [
         format_over_seeds(prov, honest),
-        _views_chosen_on_validation(ctx, group, metric),
+        views_chosen_cell(ctx, group, metric),
         format_over_seeds(prov, selected),
         gap,
         dataset_used(ctx, claim, group.dataset),
@@ -87,17 +87,6 @@ def _our_cells(ctx: Context, claim: Claim, group: SeedGroup, metric: str) -> lis
         pretraining,
         ctx.convergence_word(group.runs),
     ]
-
-
-def _views_chosen_on_validation(ctx: Context, group: SeedGroup, metric: str) -> str:
-    """The seeds' honest test ``metric`` under the evaluation each chose on validation, and how many chose TTA; "—"
-    unless every seed could choose."""
-    chosen = [pair for run in group.runs if (pair := honest_test_value(run, metric)) is not None]
-    if not chosen or len(chosen) < len(group.runs):
-        return "—"
-    with_tta = Value(sum(choice == "tta" for _, choice in chosen), computed("seeds_choosing_tta", runs=[run.folder for run in group.runs]))
-    shown = format_over_seeds(ctx.prov, [value for value, _ in chosen])
-    return f"{shown}; TTA chosen in {ctx.prov.number(with_tta, decimals=None)}"
 
 
 def _pretraining(records: list[dict]) -> str:

@@ -9,7 +9,7 @@ from ...tta import views_chosen_on_validation
 from ..collect import TTA_FILE, Run
 from ..context import Context
 from ..markdown import code, table
-from ..provenance import Value, derive, from_file
+from ..provenance import Value, computed, derive, from_file
 from ..seeds import SeedGroup, format_over_seeds
 
 HEADER = [
@@ -72,6 +72,17 @@ def honest_test_value(run: Run, metric: str) -> tuple[Value, str] | None:
         return None
     value = _record_value(records[test], f"{run.folder}/{TTA_FILE}", test, choice, metric)
     return None if value is None else (value, choice)
+
+
+def views_chosen_cell(ctx: Context, group: SeedGroup, metric: str) -> str:
+    """The seeds' honest test ``metric`` under the evaluation each chose on validation, and how many chose TTA; "—"
+    unless every seed could choose."""
+    chosen = [pair for run in group.runs if (pair := honest_test_value(run, metric)) is not None]
+    if not chosen or len(chosen) < len(group.runs):
+        return "—"
+    with_tta = Value(sum(choice == "tta" for _, choice in chosen), computed("seeds_choosing_tta", runs=[run.folder for run in group.runs]))
+    shown = format_over_seeds(ctx.prov, [value for value, _ in chosen])
+    return f"{shown}; TTA chosen in {ctx.prov.number(with_tta, decimals=None)}"
 
 
 def _over_seeds(ctx: Context, group: SeedGroup) -> list[list[str]]:
