@@ -91,11 +91,13 @@ def test_a_fine_tuned_run_has_its_own_name_recipe_layer_and_study_step():
     assert sources["lr"] == sources["epochs"] == "fine-tuning (cpu)" and sources["init_from"] == "overrides"
     scratch = {key: source for key, _, source in explain_recipe("cpu", "dcn_cbam", "ckplus")}
     assert scratch["lr"] != "fine-tuning (cpu)"
-    jobs = {job.label: job for job in study_jobs("cpu")}
-    fine_tuned = jobs["04_dcn_cbam dcn_cbam ckplus from fer2013"]
-    labels = list(jobs)
-    assert labels.index(fine_tuned.label) > labels.index("04_dcn_cbam dcn_cbam fer2013")  # after its source run
-    assert fine_tuned.output_dir(Path("results")).name == "dcn_cbam__ckplus__cpu__s0__from-fer2013"
+    jobs = study_jobs("cpu")
+    fine_tuned = [job for job in jobs if job.label == "04_dcn_cbam dcn_cbam ckplus from fer2013"]
+    sources = [job for job in jobs if job.label == "04_dcn_cbam dcn_cbam fer2013"]
+    assert min(job.index for job in fine_tuned) > max(job.index for job in sources)  # after its source runs
+    # each seed starts from the FER2013 run of its own seed
+    assert [job.output_dir(Path("results")).name for job in fine_tuned] == ["dcn_cbam__ckplus__cpu__s0__from-fer2013", "dcn_cbam__ckplus__cpu__s1__from-fer2013"]
+    assert [source_path("fer2013", "dcn_cbam", "cpu", job.seed).parent.name for job in fine_tuned] == ["dcn_cbam__fer2013__cpu__s0", "dcn_cbam__fer2013__cpu__s1"]
 
 
 def test_a_fine_tuned_ckplus_run_records_its_source_and_goes_stale_when_it_changes(fer_data, tmp_path):

@@ -64,8 +64,10 @@ def test_only_matches_exactly_and_no_match_lists_the_labels():
     assert {job.step.parameters["model"] for job in select_jobs(jobs, "irnet")} == {"irnet"}  # not resnet50_fer of 03_irnet
     assert [job.label for job in select_jobs(jobs, "04_dcn_cbam dcn_cbam ckplus")] == ["04_dcn_cbam dcn_cbam ckplus"]
     assert len(select_jobs(jobs, "03_irnet")) == 8  # irnet and resnet50_fer: FER2013 (two seeds each), CK+ from scratch, CK+ fine-tuned
-    assert len(select_jobs(jobs, "ckplus")) == 12  # six image models, from scratch and fine-tuned
-    assert [job.label for job in select_jobs(jobs, "dcn_cbam ckplus")] == ["04_dcn_cbam dcn_cbam ckplus", "04_dcn_cbam dcn_cbam ckplus from fer2013"]
+    assert len(select_jobs(jobs, "ckplus")) == 16  # six image models, from scratch and fine-tuned (the ResNet18 family: two seeds)
+    assert [(job.label, job.seed) for job in select_jobs(jobs, "dcn_cbam ckplus")] == [
+        ("04_dcn_cbam dcn_cbam ckplus", 0), ("04_dcn_cbam dcn_cbam ckplus from fer2013", 0), ("04_dcn_cbam dcn_cbam ckplus from fer2013", 1),
+    ]  # fmt: skip
     assert [(job.label, job.seed) for job in select_jobs(jobs, "irnet fer2013")] == [("03_irnet irnet fer2013", 0), ("03_irnet irnet fer2013", 1)]
     with pytest.raises(ConfigError, match="matches no step.*03_irnet irnet fer2013"):
         select_jobs(jobs, "irnet fer")
