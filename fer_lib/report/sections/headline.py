@@ -13,7 +13,8 @@ from .tta import views_chosen_cell
 
 HEADER = [
     "Method", "Paper: §, dataset, metric", "Paper (%)", "Paper leaves unstated", "Ours honest (%)",
-    "Ours honest, views chosen on validation (%)", "Ours test-selected (%)", "Gap honest / test-selected (pts)", "Our data", "Profile, device", "Epochs", "Seed ids", "Pretraining", "Converged",
+    "Ours honest, views chosen on validation (%)", "Ours test-selected (%)", "Gap honest / test-selected (pts)", "Our data",
+    "Profile, device", "Epochs", "Seed ids", "Pretraining", "Converged",
 ]  # fmt: skip
 METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "uar": "UAR"}
 

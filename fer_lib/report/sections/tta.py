@@ -60,7 +60,7 @@ def tta(ctx: Context) -> str:
     return text
 
 
-def honest_test_value(run: Run, metric: str) -> tuple[Value, str] | None:
+def _honest_test_value(run: Run, metric: str) -> tuple[Value, str] | None:
     """The test ``metric`` of ``run``'s honest model under the evaluation chosen on validation
     (:func:`~fer_lib.tta.views_chosen_on_validation`: ``"tta"`` or ``"single_view"``), from its TTA records, with that
     choice; ``None`` where the run has no TTA records, no validation record or no test record."""
@@ -77,7 +77,7 @@ def honest_test_value(run: Run, metric: str) -> tuple[Value, str] | None:
 def views_chosen_cell(ctx: Context, group: SeedGroup, metric: str) -> str:
     """The seeds' honest test ``metric`` under the evaluation each chose on validation, and how many chose TTA; "—"
     unless every seed could choose."""
-    chosen = [pair for run in group.runs if (pair := honest_test_value(run, metric)) is not None]
+    chosen = [pair for run in group.runs if (pair := _honest_test_value(run, metric)) is not None]
     if not chosen or len(chosen) < len(group.runs):
         return "—"
     with_tta = Value(sum(choice == "tta" for _, choice in chosen), computed("seeds_choosing_tta", runs=[run.folder for run in group.runs]))
