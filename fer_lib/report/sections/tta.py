@@ -24,9 +24,7 @@ def tta(ctx: Context) -> str:
     text = "## Test-time augmentation\n\n"
     rows = []
     for run in ctx.study.runs:
-        records = run.extras.get(TTA_FILE)
-        path = f"runs/{run.name}/{TTA_FILE}"
-        records = records if isinstance(records, list) else []
+        records, path = _tta_records(run), f"{run.folder}/{TTA_FILE}"
         choice = CHOICE_NAMES[views_chosen_on_validation(records, run.select_metric)]
         for index, record in enumerate(records):
             cell = _Cells(ctx, record, path, index)
@@ -60,12 +58,17 @@ def tta(ctx: Context) -> str:
     return text
 
 
+def _tta_records(run: Run) -> list[Any]:
+    """The records of the run's ``tta.json``; none where it has no such file or the file is not a list."""
+    records = run.extras.get(TTA_FILE)
+    return records if isinstance(records, list) else []
+
+
 def _honest_test_value(run: Run, metric: str) -> tuple[Value, str] | None:
     """The test ``metric`` of ``run``'s honest model under the evaluation chosen on validation
     (:func:`~fer_lib.tta.views_chosen_on_validation`: ``"tta"`` or ``"single_view"``), from its TTA records, with that
     choice; ``None`` where the run has no TTA records, no validation record or no test record."""
-    records = run.extras.get(TTA_FILE)
-    records = records if isinstance(records, list) else []
+    records = _tta_records(run)
     choice = views_chosen_on_validation(records, run.select_metric)
     test = next((index for index, record in enumerate(records) if isinstance(record, dict) and record.get("role") == "test"), None)
     if choice is None or test is None:
@@ -89,9 +92,8 @@ def _over_seeds(ctx: Context, group: SeedGroup) -> list[list[str]]:
     """One row per split role that two or more of the group's seeds scored with TTA."""
     by_role: dict[str, list[_Cells]] = {}
     for run in group.runs:
-        records = run.extras.get(TTA_FILE)
-        for index, record in enumerate(records if isinstance(records, list) else []):
-            by_role.setdefault(record.get("role", "?"), []).append(_Cells(ctx, record, f"runs/{run.name}/{TTA_FILE}", index))
+        for index, record in enumerate(_tta_records(run)):
+            by_role.setdefault(record.get("role", "?"), []).append(_Cells(ctx, record, f"{run.folder}/{TTA_FILE}", index))
     rows = []
     for cells in by_role.values():
         if len(cells) < 2:
