@@ -27,7 +27,7 @@ SelectMetric = Literal["accuracy", "macro_f1"]
 NON_SEMANTIC_FIELDS = frozenset({"eval_batch_size", "device", "data_on_device", "num_threads", "progress", "compile"})
 # Settings added after runs were recorded, with the value that does what the code did before they existed: at that value
 # they are left out of a run's recipe (fer_lib.runs.full_recipe), so the recipe hashes of the earlier runs still hold.
-ADDED_FIELD_DEFAULTS: dict[str, Any] = {"class_weights": None}
+ADDED_FIELD_DEFAULTS: dict[str, Any] = {"class_weights": None, "mixup_alpha": 0.0}
 
 
 @dataclass
@@ -48,6 +48,7 @@ class TrainConfig:
     warmup_epochs: float = 1.0  # linear warm-up avoids early divergence at the peak LR with BN from scratch
     label_smoothing: float = 0.1  # FER labels are noisy (FER2013 annotators disagree): smoothing reduces over-confidence
     class_weights: ClassWeights | None = None  # "balanced": loss weighted n / (k · n_class) (engine.loss), for macro metrics (UF1)
+    mixup_alpha: float = 0.0  # > 0: mixup with λ ~ Beta(α, α) per batch (engine.mixup), a regulariser for small training sets; 0 = off
     amp: Amp = "auto"  # the faster precision on the device: bf16 autocast only where it beats fp32 (engine.precision)
     channels_last: bool = True  # NHWC convolutions are the fast path for oneDNN (CPU) and cuDNN tensor cores
     seed: int = 0  # seeds the global RNG, the epoch permutations and the augmentation generator
@@ -74,6 +75,7 @@ class TrainConfig:
             "select_metric in ('accuracy', 'macro_f1')": self.select_metric in ("accuracy", "macro_f1"),
             "0 <= label_smoothing < 1": 0 <= self.label_smoothing < 1,
             "class_weights in (None, 'balanced')": self.class_weights in (None, "balanced"),
+            "mixup_alpha >= 0": self.mixup_alpha >= 0,
             "warmup_epochs >= 0 and step_size >= 1": self.warmup_epochs >= 0 and self.step_size >= 1,
         }
         failed = [rule for rule, ok in checks.items() if not ok]
@@ -110,6 +112,10 @@ class TrainConfig:
 
 
 def semantic_diff(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Settings that differ between two ``to_dict()`` configs, ignoring :data:`NON_SEMANTIC_FIELDS`: ``{key: (saved, current)}``."""
+    """Settings that differ between two ``to_dict()`` configs, ignoring :data:`NON_SEMANTIC_FIELDS`: ``{key: (saved, current)}``.
+
+    A field of :data:`ADDED_FIELD_DEFAULTS` missing from a config (saved before the field existed) counts as its default.
+    """
     keys = (set(saved) | set(current)) - NON_SEMANTIC_FIELDS
-    return {k: (saved.get(k), current.get(k)) for k in sorted(keys) if saved.get(k) != current.get(k)}
+    values = [(k, saved.get(k, ADDED_FIELD_DEFAULTS.get(k)), current.get(k, ADDED_FIELD_DEFAULTS.get(k))) for k in sorted(keys)]
+    return {k: (old, new) for k, old, new in values if old != new}

@@ -45,6 +45,7 @@ from .config import TrainConfig
 from .distributed import epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
 from .loss import build_criterion
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
+from .mixup import Mixup
 from .precision import resolve_amp
 
 log = logging.getLogger(__name__)
@@ -256,6 +257,7 @@ def _fit(
     normalize = Normalize(mean, std).to(device)
     # augmenters run on normalised batches; FlowAugment maps its batch back to map units to transform (u, v) as vectors
     augment = build_augment(cfg.augment, augment_generator, normalize)
+    mixup = Mixup(cfg.mixup_alpha, cfg.seed, ctx.rank) if cfg.mixup_alpha > 0 else None
     train_data = TensorSplit.from_dataset(train, device, cfg.data_on_device)
     val_data = TensorSplit.from_dataset(val, device, cfg.data_on_device) if val is not None else None
     test_data = TensorSplit.from_dataset(test, device, cfg.data_on_device) if test is not None else None
@@ -310,7 +312,7 @@ def _fit(
         lr = optimizer.param_groups[0]["lr"]  # the LR of the epoch's first step (it changes every step)
         desc = f"epoch {epoch + 1}/{cfg.epochs}"
         indices = epoch_indices(len(train_data), epoch, cfg.seed, ctx)
-        stats = train_one_epoch(model, train_data, indices, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, device, ctx, desc)
+        stats = train_one_epoch(model, train_data, indices, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, device, ctx, desc, mixup, epoch)
         sync_buffers(net, ctx)
         val_result = evaluate(net, val_data.images, val_data.labels, normalize, cfg, ctx) if val_data is not None else None
         test_result = evaluate(net, test_data.images, test_data.labels, normalize, cfg, ctx) if test_data is not None else None

@@ -23,6 +23,7 @@ from ..metrics import classification_metrics
 from .batches import TensorSplit, batch_slices, model_input
 from .config import TrainConfig
 from .distributed import DistContext, all_reduce_sum, chunk_bounds, gather_rows
+from .mixup import MixedBatch, Mixup
 from .precision import RESOLVED_PRECISIONS
 
 
@@ -100,28 +101,35 @@ def train_one_epoch(
     device: torch.device,
     ctx: DistContext = DistContext(),
     desc: str = "train",
+    mixup: Mixup | None = None,
+    epoch: int = 0,
 ) -> TrainStats:
     """Optimizer steps over ``indices`` (this rank's permutation shard) in batches of ``cfg.batch_size``, last partial batch dropped.
 
     The scheduler steps once per batch (warm-up and cosine are per step, so short runs get a smooth schedule). When the
     model has a method ``auxiliary_loss()`` (a scalar tensor computed during its forward, e.g. a regulariser on
-    attention heads), it is added to the classification loss.
+    attention heads), it is added to the classification loss. With ``mixup`` (drawn per ``epoch`` and step) each batch
+    is blended after augmentation; the loss and the training accuracy then weigh both labels of a blend by ``λ``.
     """
     model.train()
     if augment is not None:
         augment.train()
     auxiliary_loss = getattr(unwrap(model), "auxiliary_loss", None)
     loss_sum = torch.zeros((), device=device)  # summed on the device and read once at the end: no per-step sync
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    correct = torch.zeros((), device=device)
     seen = 0
     start = time.perf_counter()
     steps = len(indices) // cfg.batch_size
-    for batch in tqdm(batch_slices(indices, cfg.batch_size, drop_last=True), total=steps, desc=desc, leave=False, disable=hide_progress(cfg, ctx)):
+    for step, batch in enumerate(tqdm(batch_slices(indices, cfg.batch_size, drop_last=True), total=steps, desc=desc, leave=False, disable=hide_progress(cfg, ctx))):
         images, labels = data.batch(batch, device)
         x = model_input(images, normalize, augment, cfg.channels_last)
+        mixed = mixup(x, labels, epoch, step) if mixup is not None else MixedBatch(x, labels, labels, 1.0)
         with autocast(device, cfg.amp):
-            logits = model(x)
-            loss = criterion(logits, labels) + (auxiliary_loss() if auxiliary_loss is not None else 0)
+            logits = model(mixed.inputs)
+            loss = mixed.lam * criterion(logits, labels)
+            if mixed.lam < 1:
+                loss = loss + (1 - mixed.lam) * criterion(logits, mixed.partner_labels)
+            loss = loss + (auxiliary_loss() if auxiliary_loss is not None else 0)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip is not None:
@@ -131,7 +139,8 @@ def train_one_epoch(
         scaler.update()
         scheduler.step()
         loss_sum += loss.detach().float() * len(batch)
-        correct += (logits.argmax(1) == labels).sum()
+        predicted = logits.argmax(1)
+        correct += mixed.lam * (predicted == labels).sum() + (1 - mixed.lam) * (predicted == mixed.partner_labels).sum()
         seen += len(batch)
     totals = torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)])
     total_loss, total_correct, total_seen = all_reduce_sum(totals, ctx).tolist()  # .tolist() waits for the device: honest timing
