@@ -124,10 +124,13 @@ def fixture_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (ststnet / "cross_dataset.json").write_text(json.dumps(cross))
     tta = [{"role": "test", "split": "PrivateTest", "views": "ten_view", "single_view": {"n": 3, "accuracy": 0.6, "macro_f1": 0.5}, "tta": {"n": 3, "accuracy": 0.625, "macro_f1": 0.55}}]
     (ststnet / "tta.json").write_text(json.dumps(tta))
-    _write_run(results, "resnet18_fer", "ckplus", 0, _kfold_records("resnet18_fer", 0, 0.81), _history(4, validation=True, rising=True))
+    # Trained under an earlier version of the convergence rule: its metrics.json keeps a verdict the current rule reverses
+    ck_records = [r | {"convergence": {"basis": "validation", "converged": True}} if r["protocol"] == "honest" else r for r in _kfold_records("resnet18_fer", 0, 0.81)]
+    _write_run(results, "resnet18_fer", "ckplus", 0, ck_records, _history(4, validation=True, rising=True))
     # DCN+CBAM on FER2013, two seeds: TTA wins on validation for seed 1 and loses for seed 2, whatever the test says
     for seed, val, test in ((1, (0.60, 0.62), (0.64, 0.67)), (2, (0.61, 0.60), (0.65, 0.69))):
-        records = [_record("dcn_cbam", "fer2013", p, seed, test[0], FER_CLASSES, split="PrivateTest") for p in ("honest", "test_selected")]
+        verdict = {"convergence": {"basis": "validation", "converged": True}}  # what the current rule says of the flat history
+        records = [_record("dcn_cbam", "fer2013", p, seed, test[0], FER_CLASSES, split="PrivateTest", **verdict) for p in ("honest", "test_selected")]
         dcn = _write_run(results, "dcn_cbam", "fer2013", seed, records, _history(4, validation=True, rising=False))
         scored = (("val", "validation", val), ("test", "PrivateTest", test))
         views = [{"role": role, "split": split, "views": "ten_view", "single_view": {"n": 9, "accuracy": one}, "tta": {"n": 9, "accuracy": ten}} for role, split, (one, ten) in scored]
@@ -373,6 +376,14 @@ def test_a_fine_tuned_run_is_set_against_the_paper_profiles_fine_tuning_schedule
 def test_a_missing_results_folder_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         build_report(tmp_path / "nowhere")
+
+
+def test_convergence_names_the_runs_whose_recorded_verdict_the_current_rule_reverses(fixture_report):
+    section = fixture_report.markdown[fixture_report.markdown.index("## Convergence") :].split("\n## ")[0]
+    assert _row(section, "`resnet18_fer__ckplus__smoke__s0`").endswith("| no |")
+    note = next(line for line in section.splitlines() if line.startswith("Each run's `metrics.json`"))
+    assert "`resnet18_fer__ckplus__smoke__s0` (recorded: converged)" in note
+    assert "dcn_cbam" not in note  # recorded and current verdicts agree
 
 
 def test_convergence_rule():

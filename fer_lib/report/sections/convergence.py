@@ -49,5 +49,23 @@ def convergence_section(ctx: Context) -> str:
         "window removed under "
         f"{threshold('LOSS_PLATEAU_FRACTION', 100)} % of the total fall. Their test curve is not used, since reading it "
         "would select on the test subjects; a settled training loss says the optimiser had finished, not that test "
-        "accuracy had peaked.\n\n" + table(HEADER, rows, right=(2, 3)) + "\n"
+        "accuracy had peaked.\n\n" + table(HEADER, rows, right=(2, 3)) + _recorded_otherwise(ctx) + "\n"
+    )
+
+
+def _recorded_otherwise(ctx: Context) -> str:
+    """The runs whose ``metrics.json`` keeps another verdict than the table's: each run records the verdict of the rule
+    as it stood when the run trained, and the rule has changed since (the rise is now fitted over the window)."""
+    differing = []
+    for run in ctx.study.runs:
+        verdict, found = ctx.convergence[run.name], run.record("honest")
+        recorded = found[1].get("convergence") if found else None
+        if isinstance(verdict, dict) and isinstance(recorded, dict) and recorded.get("converged") != verdict["converged"]:
+            differing.append(f"{code(run.name)} (recorded: {'converged' if recorded.get('converged') else 'not converged'})")
+    if not differing:
+        return ""
+    return (
+        "\nEach run's `metrics.json` keeps the verdict of the rule as it stood when the run trained; the table applies the "
+        "rule of the current code to the run's `history.csv`. For these runs, trained under an earlier version of the "
+        f"rule, the two verdicts differ, and the table's is the one to read: {', '.join(differing)}.\n"
     )
