@@ -142,7 +142,7 @@ def train_one_epoch(
         predicted = logits.argmax(1)
         correct += mixed.lam * (predicted == labels).sum() + (1 - mixed.lam) * (predicted == mixed.partner_labels).sum()
         seen += len(batch)
-    totals = torch.stack([loss_sum, correct.float(), torch.tensor(float(seen), device=device)])
+    totals = torch.stack([loss_sum, correct, torch.tensor(float(seen), device=device)])
     total_loss, total_correct, total_seen = all_reduce_sum(totals, ctx).tolist()  # .tolist() waits for the device: honest timing
     seconds = time.perf_counter() - start
     return TrainStats(total_loss / max(total_seen, 1), total_correct / max(total_seen, 1), int(total_seen), seconds)
