@@ -131,9 +131,10 @@ def recorded_recipe(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def recipe_differences(recorded: dict[str, Any], current: dict[str, Any]) -> str:
-    """``"epochs 12 -> 30, lr 0.05 -> 0.02"``: the settings that differ, recorded value first; ``""`` when none do."""
-    keys = sorted(set(recorded) | set(current))
-    return ", ".join(f"{k} {_show(recorded.get(k))} -> {_show(current.get(k))}" for k in keys if recorded.get(k) != current.get(k))
+    """``"epochs 12 -> 30, lr 0.05 -> 0.02"``: the settings that differ, recorded value first; ``""`` when none do. A
+    setting of :data:`~fer_lib.engine.config.ADDED_FIELD_DEFAULTS` that a recipe leaves out shows its default."""
+    values = [(k, recorded.get(k, ADDED_FIELD_DEFAULTS.get(k)), current.get(k, ADDED_FIELD_DEFAULTS.get(k))) for k in sorted(set(recorded) | set(current))]
+    return ", ".join(f"{k} {_show(old)} -> {_show(new)}" for k, old, new in values if old != new)
 
 
 def _show(value: Any) -> str:

@@ -24,6 +24,7 @@ from fer_lib.runs import (  # noqa: E402
     current_recipe,
     git_sha,
     inspect_run,
+    recipe_differences,
     recipe_hash,
     recorded_recipe,
     save_figure,
@@ -194,3 +195,10 @@ def test_git_sha_marks_changed_code_but_not_rewritten_results(tmp_path):
     assert git_sha(tmp_path / "lib") == sha
     (tmp_path / "lib" / "code.py").write_text("x = 2\n")
     assert git_sha(tmp_path / "lib") == sha + "-dirty"
+
+
+def test_recipe_differences_show_an_added_setting_a_recipe_leaves_out_at_its_default() -> None:
+    before = {"epochs": 20, "lr": 0.001}  # recorded before mixup_alpha and class_weights existed
+    assert recipe_differences(before, before | {"mixup_alpha": 0.0, "class_weights": None}) == ""
+    assert recipe_differences(before, before | {"mixup_alpha": 0.2, "epochs": 40}) == "epochs 20 -> 40, mixup_alpha 0.0 -> 0.2"
+    assert recipe_differences(before | {"class_weights": "balanced"}, before) == 'class_weights "balanced" -> null'
