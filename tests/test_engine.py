@@ -107,20 +107,24 @@ class Killed(Exception):
     """Stands in for the process being killed right after a checkpoint was written."""
 
 
-def test_resume_after_kill_ends_with_the_same_numbers(fer, reference_run, tmp_path, monkeypatch) -> None:
-    reference_model, reference, _ = reference_run
+def kill_after_first_epoch(fer, cfg: TrainConfig, run_dir) -> None:
+    """Train with ``cfg`` into ``run_dir`` until the process 'dies' right after the first epoch's checkpoint."""
     real_save = fit_module.save_checkpoint
 
     def save_then_die(state, path):
         real_save(state, path)
         raise Killed
 
-    monkeypatch.setattr(fit_module, "save_checkpoint", save_then_die)
-    with pytest.raises(Killed):
-        fit(tiny_model(), fer["train"], fer["val"], fer["test"], quick_config(), tmp_path)
-    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["epoch"] == 1
-    monkeypatch.setattr(fit_module, "save_checkpoint", real_save)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fit_module, "save_checkpoint", save_then_die)
+        with pytest.raises(Killed):
+            fit(tiny_model(), fer["train"], fer["val"], fer["test"], cfg, run_dir)
+    assert load_checkpoint(run_dir / CHECKPOINT_NAME)["epoch"] == 1
 
+
+def test_resume_after_kill_ends_with_the_same_numbers(fer, reference_run, tmp_path) -> None:
+    reference_model, reference, _ = reference_run
+    kill_after_first_epoch(fer, quick_config(), tmp_path)
     model = tiny_model(seed=123)  # a different init: everything must come from the checkpoint
     resumed = fit(model, fer["train"], fer["val"], fer["test"], quick_config(), tmp_path)
     assert history_without_timing(resumed) == history_without_timing(reference)

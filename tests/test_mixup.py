@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fer_lib.engine import CHECKPOINT_NAME, TrainConfig, fit, load_checkpoint
+from fer_lib.engine import TrainConfig, fit
 from fer_lib.engine.config import semantic_diff
 from fer_lib.engine.mixup import Mixup
 
-from .test_engine import Killed, fer, fit_module, history_without_timing, one_thread, quick_config, tiny_model  # noqa: F401
+from .test_engine import fer, history_without_timing, kill_after_first_epoch, one_thread, quick_config, tiny_model  # noqa: F401
 
 
 def test_blend_is_lambda_weighted_with_the_partner_labels() -> None:
@@ -45,24 +45,14 @@ def test_a_config_saved_before_mixup_existed_still_matches() -> None:
     assert semantic_diff(saved, TrainConfig(mixup_alpha=0.2).to_dict()) == {"mixup_alpha": (0.0, 0.2)}
 
 
-def test_mixup_run_trains_otherwise_and_resumes_exactly(fer, tmp_path, monkeypatch) -> None:
+def test_mixup_run_trains_otherwise_and_resumes_exactly(fer, tmp_path) -> None:
     cfg = quick_config(epochs=2, mixup_alpha=0.4)
     reference = fit(tiny_model(), fer["train"], fer["val"], fer["test"], cfg)
     plain = fit(tiny_model(), fer["train"], fer["val"], fer["test"], quick_config(epochs=2))
     assert reference.history["train_loss"].tolist() != plain.history["train_loss"].tolist()
     assert reference.config["mixup_alpha"] == 0.4
 
-    real_save = fit_module.save_checkpoint
-
-    def save_then_die(state, path):
-        real_save(state, path)
-        raise Killed
-
-    monkeypatch.setattr(fit_module, "save_checkpoint", save_then_die)
-    with pytest.raises(Killed):
-        fit(tiny_model(), fer["train"], fer["val"], fer["test"], cfg, tmp_path)
-    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["epoch"] == 1
-    monkeypatch.setattr(fit_module, "save_checkpoint", real_save)
+    kill_after_first_epoch(fer, cfg, tmp_path)
     resumed = fit(tiny_model(seed=123), fer["train"], fer["val"], fer["test"], cfg, tmp_path)
     assert history_without_timing(resumed) == history_without_timing(reference)
     assert torch.equal(resumed.honest.predictions.logits, reference.honest.predictions.logits)
