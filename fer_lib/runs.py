@@ -35,7 +35,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .atomic_write import write_atomic
-from .engine.config import ADDED_FIELD_DEFAULTS, NON_SEMANTIC_FIELDS, TrainConfig
+from .engine.config import ADDED_FIELD_DEFAULTS, NON_SEMANTIC_FIELDS, TrainConfig, setting
 from .engine.distributed import launch_rank
 from .profiles import resolve_recipe
 
@@ -131,10 +131,10 @@ def recorded_recipe(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def recipe_differences(recorded: dict[str, Any], current: dict[str, Any]) -> str:
-    """``"epochs 12 -> 30, lr 0.05 -> 0.02"``: the settings that differ, recorded value first; ``""`` when none do. A
-    setting of :data:`~fer_lib.engine.config.ADDED_FIELD_DEFAULTS` that a recipe leaves out shows its default."""
-    values = [(k, recorded.get(k, ADDED_FIELD_DEFAULTS.get(k)), current.get(k, ADDED_FIELD_DEFAULTS.get(k))) for k in sorted(set(recorded) | set(current))]
-    return ", ".join(f"{k} {_show(old)} -> {_show(new)}" for k, old, new in values if old != new)
+    """``"epochs 12 -> 30, lr 0.05 -> 0.02"``: the settings that differ, recorded value first; ``""`` when none do. Each
+    is read with :func:`~fer_lib.engine.config.setting`: an added setting a recipe leaves out shows its default."""
+    keys = sorted(set(recorded) | set(current))
+    return ", ".join(f"{k} {_show(setting(recorded, k))} -> {_show(setting(current, k))}" for k in keys if setting(recorded, k) != setting(current, k))
 
 
 def _show(value: Any) -> str:

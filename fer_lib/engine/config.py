@@ -111,11 +111,14 @@ class TrainConfig:
         return device
 
 
-def semantic_diff(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Settings that differ between two ``to_dict()`` configs, ignoring :data:`NON_SEMANTIC_FIELDS`: ``{key: (saved, current)}``.
+def setting(config: dict[str, Any], key: str) -> Any:
+    """``config[key]``; a field of :data:`ADDED_FIELD_DEFAULTS` that ``config`` lacks (saved before the field existed)
+    counts as its default, any other missing key as ``None``."""
+    return config.get(key, ADDED_FIELD_DEFAULTS.get(key))
 
-    A field of :data:`ADDED_FIELD_DEFAULTS` missing from a config (saved before the field existed) counts as its default.
-    """
+
+def semantic_diff(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Settings that differ between two ``to_dict()`` configs, ignoring :data:`NON_SEMANTIC_FIELDS`: ``{key: (saved, current)}``
+    (each read with :func:`setting`)."""
     keys = (set(saved) | set(current)) - NON_SEMANTIC_FIELDS
-    values = [(k, saved.get(k, ADDED_FIELD_DEFAULTS.get(k)), current.get(k, ADDED_FIELD_DEFAULTS.get(k))) for k in sorted(keys)]
-    return {k: (old, new) for k, old, new in values if old != new}
+    return {k: (setting(saved, k), setting(current, k)) for k in sorted(keys) if setting(saved, k) != setting(current, k)}
