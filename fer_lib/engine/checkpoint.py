@@ -1,10 +1,10 @@
 """Checkpoints: written atomically every epoch, loaded with ``weights_only=True``, refused when they belong to another run.
 
 The checkpoint is a dict of tensors and plain Python values only (torchvision's ``{model, optimizer, scheduler,
-epoch, config}`` plus the scaler, every RNG state, the history and the protocols' best-so-far predictions), so
-``torch.load(..., weights_only=True)`` reads it and a file from elsewhere cannot run code. It is written to a
-temporary file and moved over the old one with ``os.replace`` (atomic on POSIX): a run killed mid-write leaves the
-previous epoch's checkpoint intact.
+epoch, config}`` plus the scaler, every RNG state, the history, the protocols' best-so-far predictions and, with
+``ema_decay``, the weight average), so ``torch.load(..., weights_only=True)`` reads it and a file from elsewhere cannot
+run code. It is written to a temporary file and moved over the old one with ``os.replace`` (atomic on POSIX): a run
+killed mid-write leaves the previous epoch's checkpoint intact.
 
 RNG states are stored per rank as uint8 tensors ``(world_size, state_bytes)``: the global CPU generator (dropout),
 the CUDA generator of the rank's device, and the augmentation generator. The epoch permutation needs no state: it is

@@ -27,7 +27,7 @@ SelectMetric = Literal["accuracy", "macro_f1"]
 NON_SEMANTIC_FIELDS = frozenset({"eval_batch_size", "device", "data_on_device", "num_threads", "progress", "compile"})
 # Settings added after runs were recorded, with the value that does what the code did before they existed: at that value
 # they are left out of a run's recipe (fer_lib.runs.full_recipe), so the recipe hashes of the earlier runs still hold.
-ADDED_FIELD_DEFAULTS: dict[str, Any] = {"class_weights": None, "mixup_alpha": 0.0}
+ADDED_FIELD_DEFAULTS: dict[str, Any] = {"class_weights": None, "mixup_alpha": 0.0, "ema_decay": 0.0}
 
 
 @dataclass
@@ -49,6 +49,7 @@ class TrainConfig:
     label_smoothing: float = 0.1  # FER labels are noisy (FER2013 annotators disagree): smoothing reduces over-confidence
     class_weights: ClassWeights | None = None  # "balanced": loss weighted n / (k · n_class) (engine.loss), for macro metrics (UF1)
     mixup_alpha: float = 0.0  # > 0: mixup with λ ~ Beta(α, α) per batch (engine.mixup), a regulariser for small training sets; 0 = off
+    ema_decay: float = 0.0  # > 0: evaluate an exponential moving average of the weights, updated every step (engine.weight_average); 0 = off
     amp: Amp = "auto"  # the faster precision on the device: bf16 autocast only where it beats fp32 (engine.precision)
     channels_last: bool = True  # NHWC convolutions are the fast path for oneDNN (CPU) and cuDNN tensor cores
     seed: int = 0  # seeds the global RNG, the epoch permutations and the augmentation generator
@@ -76,6 +77,7 @@ class TrainConfig:
             "0 <= label_smoothing < 1": 0 <= self.label_smoothing < 1,
             "class_weights in (None, 'balanced')": self.class_weights in (None, "balanced"),
             "mixup_alpha >= 0": self.mixup_alpha >= 0,
+            "0 <= ema_decay < 1": 0 <= self.ema_decay < 1,
             "warmup_epochs >= 0 and step_size >= 1": self.warmup_epochs >= 0 and self.step_size >= 1,
         }
         failed = [rule for rule, ok in checks.items() if not ok]

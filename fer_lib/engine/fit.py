@@ -13,7 +13,8 @@ sets (MEGC2019's UF1). The test split is evaluated every epoch only so that ``te
 predictions of the two current best epochs are kept (and checkpointed).
 
 After ``fit`` the model holds the weights of the honest epoch — not the last one — so figures (Grad-CAM, attention
-maps) show the model whose test numbers are reported.
+maps) show the model whose test numbers are reported. With ``cfg.ema_decay`` > 0 every evaluation, selection and the
+returned weights are those of the moving average of the weights (:mod:`fer_lib.engine.weight_average`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from .loss import build_criterion
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
 from .mixup import Mixup
 from .precision import resolve_amp
+from .weight_average import weight_average
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +267,9 @@ def _fit(
     net.to(device)
     if cfg.channels_last and all(p.ndim != 5 for p in net.parameters()):  # a 4-D layout: models with 3-D convs keep theirs
         net.to(memory_format=torch.channels_last)
+    # the averaged copy is made before DDP and compile wrap the model: it is evaluated eagerly, like the model itself
+    averaged = weight_average(net, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    evaluated = averaged.module if averaged is not None else net
     model = wrap_model(net, ctx)
     if cfg.compile:  # the training steps only: evaluation runs the eager module, whose last batch has another shape
         check_compile_toolchain(device)
@@ -298,6 +303,8 @@ def _fit(
             optimizer.load_state_dict(checkpoint["optimizer"])
             scheduler.load_state_dict(checkpoint["scheduler"])
             scaler.load_state_dict(checkpoint["scaler"])
+            if averaged is not None:
+                averaged.load_state_dict(checkpoint["weight_average"])
             restore_rng(checkpoint["rng"], augment_generator, ctx)
             history = list(checkpoint["history"])
             honest, test_selected = _Selection(checkpoint["selection"]["honest"]), _Selection(checkpoint["selection"]["test_selected"])
@@ -312,16 +319,20 @@ def _fit(
         lr = optimizer.param_groups[0]["lr"]  # the LR of the epoch's first step (it changes every step)
         desc = f"epoch {epoch + 1}/{cfg.epochs}"
         indices = epoch_indices(len(train_data), epoch, cfg.seed, ctx)
-        stats = train_one_epoch(model, train_data, indices, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, device, ctx, desc, mixup, epoch)
+        stats = train_one_epoch(
+            model, train_data, indices, normalize, augment, criterion, optimizer, scheduler, scaler, cfg, device, ctx, desc, mixup, epoch, averaged
+        )
         sync_buffers(net, ctx)
-        val_result = evaluate(net, val_data.images, val_data.labels, normalize, cfg, ctx) if val_data is not None else None
-        test_result = evaluate(net, test_data.images, test_data.labels, normalize, cfg, ctx) if test_data is not None else None
+        if averaged is not None:  # each rank averaged its own BatchNorm statistics
+            sync_buffers(evaluated, ctx)
+        val_result = evaluate(evaluated, val_data.images, val_data.labels, normalize, cfg, ctx) if val_data is not None else None
+        test_result = evaluate(evaluated, test_data.images, test_data.labels, normalize, cfg, ctx) if test_data is not None else None
         row = _history_row(epoch + 1, lr, stats, val_result, test_result, train.class_names, time.perf_counter() - started)
         row |= _contention(row["seconds"], time.process_time() - cpu_started)
         history.append(row)
         # honest: best validation score; without validation, every epoch replaces the last (-> the final epoch)
         with_val = val_result is not None
-        honest.offer(epoch + 1, row[f"val_{column}"] if with_val else None, test_result, net if with_val else None)
+        honest.offer(epoch + 1, row[f"val_{column}"] if with_val else None, test_result, evaluated if with_val else None)
         if test_result is not None:
             test_selected.offer(epoch + 1, row[f"test_{column}"], test_result)
         if ctx.is_main:
@@ -340,11 +351,15 @@ def _fit(
                 "selection": {"honest": honest.state(), "test_selected": test_selected.state()},
                 "normalize": {"mean": torch.from_numpy(mean), "std": torch.from_numpy(std)},
             }
+            if averaged is not None:
+                state["weight_average"] = averaged.state_dict()
             if ctx.is_main:
                 save_checkpoint(state, path)
 
     if honest.model_state is not None:
         net.load_state_dict(honest.model_state)
+    elif averaged is not None:  # no validation split: the last epoch's averaged weights are the ones evaluated
+        net.load_state_dict(evaluated.state_dict())
     frame = pd.DataFrame(history)
     honest_on = f"val {cfg.select_metric}" if val is not None else "last epoch (no validation split)"
     return FitResult(

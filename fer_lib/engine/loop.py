@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from ..metrics import classification_metrics
@@ -103,6 +104,7 @@ def train_one_epoch(
     desc: str = "train",
     mixup: Mixup | None = None,
     epoch: int = 0,
+    weight_average: AveragedModel | None = None,
 ) -> TrainStats:
     """Optimizer steps over ``indices`` (this rank's permutation shard) in batches of ``cfg.batch_size``, last partial batch dropped.
 
@@ -110,6 +112,7 @@ def train_one_epoch(
     model has a method ``auxiliary_loss()`` (a scalar tensor computed during its forward, e.g. a regulariser on
     attention heads), it is added to the classification loss. With ``mixup`` (drawn per ``epoch`` and step) each batch
     is blended after augmentation; the loss and the training accuracy then weigh both labels of a blend by ``λ``.
+    With ``weight_average`` (:mod:`fer_lib.engine.weight_average`) the averaged copy is updated after every step.
     """
     model.train()
     if augment is not None:
@@ -138,6 +141,8 @@ def train_one_epoch(
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if weight_average is not None:
+            weight_average.update_parameters(unwrap(model))
         loss_sum += loss.detach().float() * len(batch)
         predicted = logits.argmax(1)
         correct += mixed.lam * (predicted == labels).sum() + (1 - mixed.lam) * (predicted == mixed.partner_labels).sum()
