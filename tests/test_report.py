@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import shutil
 import statistics
 from collections import Counter
 from functools import reduce
@@ -290,6 +291,31 @@ def test_a_recipe_probe_is_shown_only_beside_the_study_run_it_would_replace(tmp_
     _check_provenance(report, results, tmp_path / "no_data")
 
 
+def test_a_setting_probed_on_several_seeds_is_summarised_seed_by_seed(tmp_path, fer_data):
+    results = tmp_path / "results"
+    for seed, accuracy in ((0, 0.60), (1, 0.64), (2, 0.70)):
+        _write_run(results, "resnet18_fer", "fer2013", seed, _single_split_records("resnet18_fer", seed, accuracy), _single_split_history(0.6))
+    lr = resolve_recipe("smoke", "resnet18_fer", "fer2013")["lr"] * 2
+    for seed, accuracy in ((0, 0.625), (1, 0.70)):  # Δ +2.50 and +6.00: mean +4.25, standard error 3.5 / 2 = 1.75
+        _write_probe(results, f"resnet18_fer__fer2013__smoke__s{seed}__lr", "resnet18_fer", "fer2013", seed, {"lr": lr}, accuracy, 0.6)
+    _write_probe(results, "resnet18_fer__fer2013__smoke__s0__wd", "resnet18_fer", "fer2013", 0, {"weight_decay": 0.1}, 0.9, 0.6)
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
+    md = report.markdown
+    changed = f"lr {format_number(lr / 2, decimals=None)} -> {format_number(lr, decimals=None)}"
+    row = _row(md, code(changed), "## Recipe probes")
+    # macro-F1 is accuracy − 5 points in these records; the study's mean is over the probed seeds 0 and 1 only
+    assert "| 0, 1 | 57.00 ± 2.83 / 61.25 ± 5.30 | +4.25 ± 1.75 (n=2) | 62.00 ± 2.83 / 66.25 ± 5.30 | +4.25 ± 1.75 (n=2) |" in row
+    assert row.endswith("| macro-F1: probes better; accuracy: probes better |")  # 4.25 > 2 × 1.75
+    assert "weight_decay" not in md[md.index("A setting probed on more than one seed") :]  # one seed: no summary row
+    _check_provenance(report, results, tmp_path / "no_data")
+    # within two standard errors: Δ +2.50 and +12.00 (mean +7.25, standard error 4.75)
+    _write_probe(results, "resnet18_fer__fer2013__smoke__s2__lr", "resnet18_fer", "fer2013", 2, {"lr": lr}, 0.82, 0.6)
+    shutil.rmtree(results / "probes" / "resnet18_fer__fer2013__smoke__s1__lr")
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
+    row = _row(report.markdown, code(changed), "## Recipe probes")
+    assert "| 0, 2 |" in row and "| +7.25 ± 4.75 (n=2) |" in row and row.endswith("| none shown |")
+
+
 def _write_kfold_predictions(folder: Path, correct_by_fold: dict[int, list[bool]]) -> None:
     rows = [
         {"sample_id": f"s{fold}_{i}.png", "fold": fold, "protocol": protocol, "label": 0, "pred": 0 if correct else 1}
@@ -452,6 +478,8 @@ class _Resolver:
     def _apply(op: str, values: list[float]) -> float:
         if op == "se_diff":
             return (values[0] ** 2 / values[1] + values[2] ** 2 / values[3]) ** 0.5
+        if op == "se_mean":
+            return statistics.stdev(values) / len(values) ** 0.5
         functions = {"count": len, "mean": statistics.fmean, "std": statistics.stdev, "min": min, "max": max}
         if op in functions:
             return functions[op](values)

@@ -8,9 +8,10 @@ A *source* is plain JSON-able data naming how a value is obtained:
 * ``{"computed": "<what>", ...}`` — computed by this package from results files (convergence from ``history.csv``,
   training FLOPs of a run's model, a profile's recipe, run counts, a value of a run's ``history.csv`` at an epoch);
 * ``{"constant": "fer_lib.report.convergence.MIN_RISE_POINTS"}`` — a named constant of the code (a rule's threshold);
-* ``{"op": "mean" | "std" | "sub" | "mul" | "min" | "max" | "count" | "se_diff", "args": [source, ...]}`` — derived
-  from other sources (``std`` is the sample standard deviation; ``se_diff`` is ``sqrt(sa²/na + sb²/nb)`` of
-  ``[std_a, count_a, std_b, count_b]``: the standard error of a difference of two means).
+* ``{"op": "mean" | "std" | "sub" | "mul" | "min" | "max" | "count" | "se_diff" | "se_mean", "args": [source, ...]}`` —
+  derived from other sources (``std`` is the sample standard deviation; ``se_diff`` is ``sqrt(sa²/na + sb²/nb)`` of
+  ``[std_a, count_a, std_b, count_b]``: the standard error of a difference of two means; ``se_mean`` is ``std / sqrt(n)``
+  of its n arguments: the standard error of their mean).
 
 :class:`Provenance` formats a value and records what it printed; :func:`printed_numbers` finds the numbers in
 Markdown text the way a reader sees them (code spans and link targets are not prose numbers).
@@ -91,6 +92,8 @@ def apply_op(op: str, values: list[float]) -> float:
     if op == "se_diff":
         std_a, n_a, std_b, n_b = values
         return math.sqrt(std_a**2 / n_a + std_b**2 / n_b)
+    if op == "se_mean":
+        return float(np.std(values, ddof=1) / math.sqrt(len(values)))
     raise ValueError(f"unknown operation {op!r}")
 
 

@@ -3,6 +3,7 @@ study's run it would replace, so that a recipe change is decided on files and th
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import pandas as pd
@@ -12,7 +13,7 @@ from ...runs import current_recipe, recipe_differences, recipe_hash, recorded_re
 from ..collect import CROSS_DATASET_FILE, TTA_FILE, Run
 from ..context import Context
 from ..markdown import bullets, code, table
-from ..provenance import Value, computed, derive, from_file
+from ..provenance import Value, computed, constant, derive, from_file
 
 HEADER = [
     "Probe", "Compared with", "Settings changed (study run -> probe)", "Val. accuracy at the honest epoch (%): study / probe",
@@ -21,6 +22,13 @@ HEADER = [
     "Cross-dataset accuracy (%): study / probe", "Training wall time (s): study / probe", "Training images/s: study / probe",
     "Probe's settings in the recipe now",
 ]  # fmt: skip
+REPEATED_HEADER = [
+    "Settings changed (study runs -> probes)", "Model", "Dataset", "Profile", "Seeds",
+    "Honest test macro-F1 (%), mean ± std: study / probes", "Δ macro-F1 (points): mean ± standard error",
+    "Honest test accuracy (%), mean ± std: study / probes", "Δ accuracy (points): mean ± standard error",
+    "Effect beyond the standard-error threshold",
+]  # fmt: skip
+SE_MULTIPLE = 2  # a mean paired difference within two standard errors of 0 is read as no effect
 
 
 def _fold_score(metric: str, labels: Any, preds: Any) -> float:
@@ -44,7 +52,7 @@ def probes(ctx: Context) -> str:
         f"({code('max_folds')}) is compared with the study run's mean over the same folds, read from its "
         f"{code('predictions.csv')}.\n\n"
     )
-    rows, unpaired = [], []
+    rows, unpaired, pairs = [], [], []
     for probe in ctx.study.probes:
         study_run = _study_run(ctx, probe)
         if study_run is None:
@@ -52,12 +60,65 @@ def probes(ctx: Context) -> str:
                             f"(profile {code(probe.profile)}, seed {code(probe.seed)}) to compare it with")  # fmt: skip
             continue
         rows.append(_row(ctx, probe, study_run))
+        pairs.append((probe, study_run))
     if rows:
         text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)) + "\n"
+    text += _repeated_over_seeds(ctx, pairs)
     not_complete = [f"{code(s.name)} ({s.status}): {code(s.detail)}" for s in ctx.study.probe_states if s.status != "complete"]
     if unpaired or not_complete:
         text += "Probe folders not compared:\n\n" + bullets(unpaired + not_complete) + "\n"
     return text
+
+
+def _repeated_over_seeds(ctx: Context, pairs: list[tuple[Run, Run]]) -> str:
+    """One row per settings change probed on two or more seeds of one model, dataset and profile: the per-seed
+    differences (probe − study run of the same seed) as mean ± standard error, so one lucky seed decides nothing."""
+    groups: dict[tuple[Any, ...], list[tuple[Run, Run]]] = defaultdict(list)
+    for probe, study_run in pairs:
+        changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {}))
+        groups[(changed or "none", probe.model, probe.dataset, probe.profile, str(probe.init_from))].append((probe, study_run))
+    rows = []
+    for (changed, model, dataset, profile, _), members in sorted(groups.items()):
+        if len({probe.seed for probe, _ in members}) < 2:
+            continue
+        members.sort(key=lambda pair: pair[0].seed)
+        seeds = ", ".join(ctx.prov.number(Value(probe.seed, from_file(probe.metrics_file, 0, "seed")), decimals=None) for probe, _ in members)
+        summaries = [_paired_summary(ctx, members, metric) for metric in ("macro_f1", "accuracy")]
+        verdicts = [verdict for _, _, verdict in summaries if verdict]
+        cells = [cell for means, delta, _ in summaries for cell in (means, delta)]
+        effect = "; ".join(v for v in verdicts if v != "none") or ("none shown" if verdicts else "—")
+        rows.append([code(changed), code(model), code(dataset), code(profile), seeds, *cells, effect])
+    if not rows:
+        return ""
+    multiple = ctx.prov.number(Value(SE_MULTIPLE, constant(f"{__name__}.SE_MULTIPLE")), decimals=None)
+    return (
+        "A setting probed on more than one seed, paired seed by seed with the study run of the same seed (Δ = probe − "
+        "study run); the standard error is the standard deviation of the differences over the square root of their "
+        f"count. A mean Δ within {multiple} standard errors of zero is no evidence of an effect.\n\n"
+        + table(REPEATED_HEADER, rows, right=(5, 6, 7, 8)) + "\n"
+    )  # fmt: skip
+
+
+def _paired_summary(ctx: Context, members: list[tuple[Run, Run]], metric: str) -> tuple[str, str, str]:
+    """``(study / probes means ± std, mean Δ ± standard error, verdict)`` of the honest test ``metric`` over seeds; the
+    verdict is ``"none"`` when the mean Δ is within the threshold, ``""`` when a figure is missing."""
+    study = [_study_test_on_probe_folds(ctx, study_run, probe, metric) for probe, study_run in members]
+    probed = [probe.value("honest", metric) for probe, _ in members]
+    if any(value is None for value in study + probed):
+        return "—", "—", ""
+    deltas = [derive("sub", p, q) for p, q in zip(probed, study)]
+    mean, error = derive("mean", *deltas), derive("se_mean", *deltas)
+
+    def spread(values: list[Value]) -> str:
+        return f"{ctx.prov.number(derive('mean', *values), scale=100)} ± {ctx.prov.number(derive('std', *values), scale=100)}"
+
+    label = {"macro_f1": "macro-F1", "accuracy": "accuracy"}[metric]
+    verdict = "none"
+    if abs(mean.value) > SE_MULTIPLE * error.value:
+        verdict = f"{label}: probes {'better' if mean.value > 0 else 'worse'}"
+    count = ctx.prov.number(derive("count", *deltas), decimals=None)
+    delta = f"{ctx.prov.number(mean, scale=100, signed=True)} ± {ctx.prov.number(error, scale=100)} (n={count})"
+    return f"{spread(study)} / {spread(probed)}", delta, verdict
 
 
 def _study_run(ctx: Context, probe: Run) -> Run | None:
