@@ -29,6 +29,7 @@ from fer_lib.engine import (
     resolve_amp,
     seed_everything,
 )
+from fer_lib.engine.config import ADDED_FIELD_DEFAULTS, semantic_diff
 from fer_lib.engine.distributed import epoch_indices
 from fer_lib.engine.loop import EvalResult
 from fer_lib.errors import ConfigError
@@ -133,6 +134,19 @@ def test_resume_after_kill_ends_with_the_same_numbers(fer, reference_run, tmp_pa
         assert ours.epoch == theirs.epoch and torch.equal(ours.predictions.logits, theirs.predictions.logits)
     for (key, ours), theirs in zip(model.state_dict().items(), reference_model.state_dict().values()):
         assert torch.equal(ours, theirs), key
+
+
+# a value other than the default for every field added after runs were recorded
+ADDED_FIELD_OTHER_VALUES = {"class_weights": "balanced", "mixup_alpha": 0.2, "ema_decay": 0.99}
+
+
+@pytest.mark.parametrize("key", sorted(ADDED_FIELD_OTHER_VALUES))
+def test_a_config_saved_before_a_field_existed_still_matches(key) -> None:
+    assert set(ADDED_FIELD_OTHER_VALUES) == set(ADDED_FIELD_DEFAULTS)  # a new added field gets a case here
+    saved = {k: v for k, v in TrainConfig().to_dict().items() if k != key}
+    assert semantic_diff(saved, TrainConfig().to_dict()) == {}
+    other = ADDED_FIELD_OTHER_VALUES[key]
+    assert semantic_diff(saved, TrainConfig(**{key: other}).to_dict()) == {key: (ADDED_FIELD_DEFAULTS[key], other)}
 
 
 def test_checkpoint_is_weights_only_and_complete(reference_run) -> None:

@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from fer_lib.engine import TrainConfig, evaluate, fit
-from fer_lib.engine.config import semantic_diff
 from fer_lib.engine.weight_average import weight_average
 
 from .test_engine import fer, history_without_timing, kill_after_first_epoch, one_thread, quick_config, tiny_model  # noqa: F401
@@ -35,12 +34,6 @@ def test_invalid_decay_is_refused() -> None:
         TrainConfig(ema_decay=1.0)
     with pytest.raises(ValueError, match="must be in"):
         weight_average(nn.Linear(2, 2), decay=0.0)
-
-
-def test_a_config_saved_before_ema_existed_still_matches() -> None:
-    saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "ema_decay"}
-    assert semantic_diff(saved, TrainConfig().to_dict()) == {}
-    assert semantic_diff(saved, TrainConfig(ema_decay=0.99).to_dict()) == {"ema_decay": (0.0, 0.99)}
 
 
 def test_ema_run_evaluates_the_average_and_resumes_exactly(fer, tmp_path) -> None:
