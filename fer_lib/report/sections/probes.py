@@ -59,8 +59,9 @@ def probes(ctx: Context) -> str:
             unpaired.append(f"{code(probe.name)}: no complete study run of {code(probe.model)} on {code(probe.dataset)} "
                             f"(profile {code(probe.profile)}, seed {code(probe.seed)}) to compare it with")  # fmt: skip
             continue
-        rows.append(_row(ctx, probe, study_run))
-        pairs.append((probe, study_run))
+        changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {})) or "none"
+        rows.append(_row(ctx, probe, study_run, changed))
+        pairs.append((probe, study_run, changed))
     if rows:
         text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)) + "\n"
     text += _repeated_over_seeds(ctx, pairs)
@@ -70,13 +71,13 @@ def probes(ctx: Context) -> str:
     return text
 
 
-def _repeated_over_seeds(ctx: Context, pairs: list[tuple[Run, Run]]) -> str:
+def _repeated_over_seeds(ctx: Context, pairs: list[tuple[Run, Run, str]]) -> str:
     """One row per settings change probed on two or more seeds of one model, dataset and profile: the per-seed
-    differences (probe − study run of the same seed) as mean ± standard error, so one lucky seed decides nothing."""
+    differences (probe − study run of the same seed) as mean ± standard error, so one lucky seed decides nothing.
+    ``pairs``: ``(probe, study run, settings changed)``."""
     groups: dict[tuple[Any, ...], list[tuple[Run, Run]]] = defaultdict(list)
-    for probe, study_run in pairs:
-        changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {}))
-        groups[(changed or "none", probe.model, probe.dataset, probe.profile, str(probe.init_from))].append((probe, study_run))
+    for probe, study_run, changed in pairs:
+        groups[(changed, probe.model, probe.dataset, probe.profile, str(probe.init_from))].append((probe, study_run))
     rows = []
     for (changed, model, dataset, profile, _), members in sorted(groups.items()):
         if len({probe.seed for probe, _ in members}) < 2:
@@ -126,15 +127,14 @@ def _study_run(ctx: Context, probe: Run) -> Run | None:
     return next((run for run in ctx.study.runs if (run.model, run.dataset, run.profile, run.seed, run.init_from) == key), None)
 
 
-def _row(ctx: Context, probe: Run, study_run: Run) -> list[str]:
-    changed = recipe_differences(recorded_recipe(study_run.state.config or {}), recorded_recipe(probe.state.config or {}))
+def _row(ctx: Context, probe: Run, study_run: Run, changed: str) -> list[str]:
     compared = {metric: _compare(ctx, study_run, probe, metric) for metric in ("accuracy", "macro_f1")}
     cross = [
         f"{code(dataset)} {_number(ctx, study_value)} / {_number(ctx, probe_value)}"
         for dataset, study_value, probe_value in _paired_cross_dataset(study_run, probe)
     ]  # fmt: skip
     return [
-        code(probe.name), code(study_run.name), code(changed or "none"),
+        code(probe.name), code(study_run.name), code(changed),
         _pair(ctx, _selected_validation(study_run), _selected_validation(probe)),
         *compared["accuracy"], *compared["macro_f1"],
         _pair(ctx, _test_tta(study_run), _test_tta(probe)),
