@@ -69,7 +69,7 @@ def test_only_matches_exactly_and_no_match_lists_the_labels():
         ("04_dcn_cbam dcn_cbam ckplus", 0), ("04_dcn_cbam dcn_cbam ckplus", 1),
         ("04_dcn_cbam dcn_cbam ckplus from fer2013", 0), ("04_dcn_cbam dcn_cbam ckplus from fer2013", 1),
     ]  # fmt: skip
-    assert [job.seed for job in select_jobs(jobs, "03_irnet irnet ckplus")] == [0]  # the ResNet50 family: one seed from scratch
+    assert [job.seed for job in select_jobs(jobs, "03_irnet irnet ckplus from fer2013")] == [0]  # the ResNet50 family: one fine-tuned seed
     assert [(job.label, job.seed) for job in select_jobs(jobs, "irnet fer2013")] == [("03_irnet irnet fer2013", 0), ("03_irnet irnet fer2013", 1)]
     with pytest.raises(ConfigError, match="matches no step.*03_irnet irnet fer2013"):
         select_jobs(jobs, "irnet fer")
