@@ -12,7 +12,7 @@ forward and backward graphs: that time (``compile_s``) is reported apart, since 
 what each epoch gains. A k-fold or LOSO run builds a new model for every fold: ``recompile_s`` is the first call of a
 second compiled instance, what each further fold pays. The two loops run interleaved, ``--rounds`` times, after both
 are warm; each figure is the median over rounds. Inductor on a CPU needs a C++ compiler: where it fails, the file
-records the error instead of a speed. Writes ``results/bench/compile_throughput_<instruction set>[_<dataset>].json``;
+records the error instead of a speed. Writes ``results/bench/compile_throughput_<machine kind>[_<dataset>].json``;
 all figures are ratios within this run.
 """
 
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of the two loops (median reported)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="without --profile (a recipe sets its own)")
-    parser.add_argument("--out", default=None, help="default: results/bench/compile_throughput_<instruction set>.json")
+    parser.add_argument("--out", default=None, help="default: results/bench/compile_throughput_<machine kind>.json")
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.profile is None:

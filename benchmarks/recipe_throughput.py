@@ -9,7 +9,7 @@ accuracy still rises, so every gain in images/s is epochs. Each model is built a
 precision and augmentation on real FER2013 faces, resized to each side by the dataset loader. Every setting trains the
 same number of images; the settings run interleaved, ``--rounds`` times, and each figure is the median over rounds.
 A larger batch changes the optimisation too (the learning rate must scale with it), so a ratio here says what a
-setting costs, not what it scores. Writes ``results/bench/recipe_throughput_<instruction set>.json`` (one file per CPU kind).
+setting costs, not what it scores. Writes ``results/bench/recipe_throughput_<machine kind>.json`` (one file per CPU kind).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1536, help="training images per measurement (a multiple of every batch)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--out", default=None, help="default: results/bench/recipe_throughput_<instruction set>.json")
+    parser.add_argument("--out", default=None, help="default: results/bench/recipe_throughput_<machine kind>.json")
     args = parser.parse_args()
     if any(args.images % batch for batch in args.batches):
         parser.error(f"--images {args.images} is not a multiple of every batch size {args.batches}")

@@ -10,7 +10,7 @@ The headline ``speedup_vs_stock`` is the engine at its default ``amp="auto"``: t
 achieved FLOP/s (FLOPs of one training step counted by ``torch.utils.flop_counter``) against the fp32 and bf16 dense-math
 peaks measured in the same process. The three loops run interleaved, ``--rounds`` times, and each figure is the median
 over rounds (one round swings by ±10 % on a 2-core machine, where the stock loop's loader worker shares the cores).
-Writes ``results/bench/train_throughput_<instruction set>.json`` (e.g. ``train_throughput_avx2.json``): the figures
+Writes ``results/bench/train_throughput_<machine kind>.json`` (e.g. ``train_throughput_avx2.json``): the figures
 hold for the CPU kind they were measured on, so a run on another kind adds its own file instead of replacing the
 other's. All figures are ratios within this run.
 """
@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of the three loops (median reported)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--workers", type=int, default=1, help="DataLoader workers of the stock loop")
-    parser.add_argument("--out", default=None, help="default: results/bench/train_throughput_<instruction set>.json")
+    parser.add_argument("--out", default=None, help="default: results/bench/train_throughput_<machine kind>.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

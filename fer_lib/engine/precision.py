@@ -4,7 +4,7 @@ bf16 autocast halves the bytes every layer moves and, where oneDNN finds native 
 can double the dense-math peak, which makes it the engine's main gain over a stock fp32 loop on such CPUs. Where oneDNN
 does not get them it is a loss: some virtualised CPUs report AVX-512-BF16 yet run a bf16 convolution slower than fp32,
 and every model then trains slower in bf16 (``benchmarks/train_throughput.py`` measures both precisions and writes
-``results/bench/train_throughput_<instruction set>.json``). CPU flags do not tell the two apart, so on CPU ``"auto"`` measures: one 3×3
+``results/bench/train_throughput_<machine kind>.json``). CPU flags do not tell the two apart, so on CPU ``"auto"`` measures: one 3×3
 convolution per dtype, once per process and thread count (≈ 0.1 s). On CUDA it is bf16 where the GPU has it (Ampere and
 later), else fp16 with loss scaling.
 """
