@@ -111,9 +111,10 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # ResNet50 trunk costs over twice that per epoch even at 40 px (the two-fold probes: IRNet 961 s for 60 epochs at
     # 40 px, DCN+CBAM 576 s for 80 at 48 px), so it trains at 40 px for 60 epochs: on two folds IRNet gained 6.6 points
     # of honest accuracy over its 30 epochs at 48 px (best epoch 54 of 60; Recipe probes). That probe and the ten-fold
-    # run (81 minutes with bf16, at the session budget's edge) both end just short of the convergence rule (a fitted
-    # rise of 0.63 and 0.55 points over the last quarter): more epochs do not fit one session on this CPU. A
-    # fine-tuned run takes the input size set here and FINE_TUNING's schedule (the next layer).
+    # runs (81 and 92 minutes with bf16 for seeds 0 and 1, on an AMD and an Intel AMX CPU: at the session budget's edge)
+    # all end short of the convergence rule (fitted rises of 0.63, 0.55 and 1.07 points over the last quarter): more
+    # epochs do not fit one session on these CPUs. A fine-tuned run takes the input size set here and FINE_TUNING's
+    # schedule (the next layer).
     **{("cpu", name, "ckplus"): {"epochs": 80} for name in RESNET18_FAMILY},
     **{("cpu", name, "ckplus"): {"img_size": 40, "epochs": 60} for name in RESNET50_FAMILY},
     # Flow-map augmentation (flip negates u, rotation turns (u, v); fer_lib.preprocess.flow_augment) for LKCNN and its

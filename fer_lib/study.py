@@ -46,7 +46,7 @@ FER2013_SEEDS = {"cpu": (0, 1)}
 # are too large to commit, so a second seed would first re-train its FER2013 source on the same machine.
 CKPLUS_FINE_TUNED_SEEDS = {"cpu": (0, 1)}
 # Every image model from scratch on CK+ trains two seeds as well, so the from-scratch ablations (the ResNet18 family's
-# modules, IRNet's cross-attention against ResNet50) get a seed spread: 38–60 minutes per run here, 81 for IRNet.
+# modules, IRNet's cross-attention against ResNet50) get a seed spread: 38–60 minutes per run here, 81–92 for IRNet.
 CKPLUS_SCRATCH_SEEDS = {"cpu": (0, 1)}
 
 
