@@ -169,7 +169,7 @@ def run_experiment(
     (:class:`~fer_lib.runs.RunFolder`); the caller adds figures through the result and calls
     :meth:`ExperimentResult.finish`, which moves the run into ``output_dir``. A folder holding a complete run is
     replaced only with ``force=True``, and then only by a finished run. An unfinished run of the same recipe resumes
-    from its per-epoch checkpoints.
+    from its checkpoints.
     """
     overrides = {k: v for k, v in overrides.items() if v is not None}
     recipe, cfg = _checked_recipe(model, dataset, profile, seed, device, overrides)

@@ -47,8 +47,12 @@ def tiny_model(seed: int = 0, num_classes: int = 7) -> nn.Module:
 
 
 def quick_config(**overrides) -> TrainConfig:
-    # amp="bf16", not the default "auto": the tests exercise bf16 autocast whatever this machine would pick
-    base = dict(epochs=3, batch_size=32, eval_batch_size=50, lr=0.05, amp="bf16", num_threads=1, progress=False, deterministic=True, device="cpu")
+    # amp="bf16", not the default "auto": the tests exercise bf16 autocast whatever this machine would pick; a checkpoint
+    # after every epoch, so that a test can kill a run after its first one
+    base = dict(
+        epochs=3, batch_size=32, eval_batch_size=50, lr=0.05, amp="bf16", num_threads=1, progress=False, deterministic=True, device="cpu",
+        checkpoint_interval_s=0.0,
+    )  # fmt: skip
     return TrainConfig(**{**base, **overrides})
 
 
@@ -134,6 +138,21 @@ def test_resume_after_kill_ends_with_the_same_numbers(fer, reference_run, tmp_pa
         assert ours.epoch == theirs.epoch and torch.equal(ours.predictions.logits, theirs.predictions.logits)
     for (key, ours), theirs in zip(model.state_dict().items(), reference_model.state_dict().values()):
         assert torch.equal(ours, theirs), key
+
+
+@pytest.mark.parametrize(("interval_s", "checkpointed_epochs"), [(0.0, [1, 2]), (3600.0, [2])])
+def test_checkpoints_once_the_interval_has_passed_and_after_the_last_epoch(fer, tmp_path, monkeypatch, interval_s, checkpointed_epochs) -> None:
+    checkpointed: list[int] = []
+    real_save = fit_module.save_checkpoint
+
+    def recording_save(state, path):
+        checkpointed.append(state["epoch"])
+        real_save(state, path)
+
+    monkeypatch.setattr(fit_module, "save_checkpoint", recording_save)
+    fit(tiny_model(), fer["train"], fer["val"], fer["test"], quick_config(epochs=2, checkpoint_interval_s=interval_s), tmp_path)
+    assert checkpointed == checkpointed_epochs
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME)["epoch"] == 2  # a finished run is read back from its last epoch
 
 
 # a value other than the default for every field added after runs were recorded
@@ -325,6 +344,8 @@ def test_config_round_trip_and_validation() -> None:
         TrainConfig.from_dict({"epoch": 3})
     with pytest.raises(ValueError, match="amp"):
         TrainConfig(amp="fp8")
+    with pytest.raises(ValueError, match="checkpoint_interval_s >= 0"):
+        TrainConfig(checkpoint_interval_s=-1.0)
 
 
 def test_rejects_fp16_on_cpu_and_too_few_images(fer) -> None:

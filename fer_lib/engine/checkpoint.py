@@ -1,4 +1,5 @@
-"""Checkpoints: written atomically every epoch, loaded with ``weights_only=True``, refused when they belong to another run.
+"""Checkpoints: written atomically about once a minute (``TrainConfig.checkpoint_interval_s``), loaded with
+``weights_only=True``, refused when they belong to another run.
 
 The checkpoint is a dict of tensors and plain Python values only (torchvision's ``{model, optimizer, scheduler,
 epoch, config}`` plus the scaler, every RNG state, the history, the protocols' best-so-far predictions and, with

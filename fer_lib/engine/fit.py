@@ -1,4 +1,4 @@
-"""``fit``: train for ``cfg.epochs``, evaluate every epoch, checkpoint every epoch, resume a killed run, report both protocols.
+"""``fit``: train for ``cfg.epochs``, evaluate every epoch, checkpoint, resume a killed run, report both protocols.
 
 Protocols (docs/architecture.md §4), both from one run and both selected with the same metric (``cfg.select_metric``), so the
 gap between them measures only *where* the epoch was selected:
@@ -43,7 +43,7 @@ from ..preprocess.normalize import Normalize
 from .batches import TensorSplit, data_fingerprint, normalization_stats
 from .checkpoint import CHECKPOINT_NAME, FORMAT_VERSION, capture_rng, check_compatible, derive_seed, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
-from .distributed import epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
+from .distributed import DistContext, epoch_indices, from_rank0, init_distributed, sync_buffers, wrap_model
 from .loss import build_criterion
 from .loop import EvalResult, TrainStats, evaluate, hide_progress, train_one_epoch
 from .mixup import Mixup
@@ -72,7 +72,8 @@ class ProtocolResult:
 class FitResult:
     """Everything a run folder needs: per-epoch ``history``, both protocols, cost and context.
 
-    ``train_wall_s`` is the wall time of all epochs (training + per-epoch evaluation, summed over resumed parts);
+    ``train_wall_s`` is the wall time of all epochs (training + per-epoch evaluation, summed over resumed parts; the
+    checkpoint writes between epochs are not in it);
     ``train_images_per_s`` counts training steps only (images of all ranks / training seconds).
     """
 
@@ -222,7 +223,8 @@ def fit(
 ) -> FitResult:
     """Train ``model`` (returning logits) on ``train``; evaluate ``val`` and ``test`` after every epoch; report both protocols.
 
-    With ``run_dir`` the state is checkpointed to ``run_dir/checkpoint.pt`` after every epoch, and with ``resume`` a
+    With ``run_dir`` the state is checkpointed to ``run_dir/checkpoint.pt`` after an epoch once
+    ``cfg.checkpoint_interval_s`` has passed since the last checkpoint, and after the last epoch; with ``resume`` a
     run found there continues where it stopped (ending with the same numbers as an uninterrupted run); a checkpoint of
     another config, data, model or world size is refused (:class:`~fer_lib.engine.checkpoint.CheckpointMismatchError`).
     Normalisation statistics come from ``train`` only. Under ``torchrun`` it trains data-parallel; rank 0 writes.
@@ -314,6 +316,7 @@ def _fit(
             log.info("resume=False: starting over; %s will be overwritten", path)
 
     column = METRIC_COLUMN[cfg.select_metric]
+    last_checkpoint = time.perf_counter()
     for epoch in tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, desc="epochs", disable=hide_progress(cfg, ctx)):
         started, cpu_started = time.perf_counter(), time.process_time()
         lr = optimizer.param_groups[0]["lr"]  # the LR of the epoch's first step (it changes every step)
@@ -337,7 +340,7 @@ def _fit(
             test_selected.offer(epoch + 1, row[f"test_{column}"], test_result)
         if ctx.is_main:
             log.info(_describe(row))
-        if path is not None:
+        if path is not None and _checkpoint_due(epoch + 1, cfg, last_checkpoint, ctx):
             state = {
                 "format": FORMAT_VERSION,
                 **identity,
@@ -355,6 +358,7 @@ def _fit(
                 state["weight_average"] = averaged.state_dict()
             if ctx.is_main:
                 save_checkpoint(state, path)
+            last_checkpoint = time.perf_counter()
 
     if honest.model_state is not None:
         net.load_state_dict(honest.model_state)
@@ -391,6 +395,15 @@ def _history_row(
             row[f"{name}_{column}"] = metrics.get(key, math.nan)
     row.update({"train_s": stats.seconds, "seconds": seconds, "images_per_s": stats.images_per_s})
     return row
+
+
+def _checkpoint_due(epoch: int, cfg: TrainConfig, last_checkpoint: float, ctx: DistContext) -> bool:
+    """Whether to checkpoint after ``epoch``: after the last one always (a finished fold is read back from it), else
+    once ``cfg.checkpoint_interval_s`` has passed since ``last_checkpoint``. Rank 0's clock decides for every rank, since
+    capturing the RNG states is a collective."""
+    if epoch == cfg.epochs:
+        return True
+    return bool(from_rank0(time.perf_counter() - last_checkpoint >= cfg.checkpoint_interval_s, ctx))
 
 
 def _contention(seconds: float, cpu_seconds: float) -> dict[str, float]:

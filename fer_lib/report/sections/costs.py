@@ -39,7 +39,9 @@ def costs(ctx: Context) -> str:
         "Training FLOPs per sample: one forward and backward pass of the run's model in training mode at the run's input "
         "shape ((frames ×) channels × height × width, read from the data as the run loaded it), counted by "
         "`torch.utils.flop_counter.FlopCounterMode` (a multiply-add counts as two; element-wise work is not counted). Wall "
-        "time and images/s are the run's own (all folds), so they compare runs of one instruction set and precision: "
+        "time and images/s are the run's own (all folds; the wall time sums the epochs' training and evaluation, not the "
+        "checkpoint writes between them, which `benchmarks/checkpoint_overhead.py` measures), so they compare runs of one "
+        "instruction set and precision: "
         "where oneDNN has native bf16 (AVX-512-BF16) `amp=\"auto\"` trains in bf16 autocast, several times faster than "
         "float32 on a CPU without it (`benchmarks/train_throughput.py` measures both on its machine).\n\n" + table(HEADER, rows, right=(1, 3, 4, 5, 6))
     )
