@@ -66,9 +66,10 @@ class TrainConfig:
     # AVX-512-BF16 CPU after 30-65 s of compiling (benchmarks/compile_throughput.py), so off by default; more on a GPU
     compile: bool = False
     progress: bool | None = None  # tqdm bars; None = only when stderr is a terminal
-    # with a run folder, checkpoint at most once per this many seconds, and always after the last epoch; 0 = every epoch.
-    # A CK+ fold's ResNet50 epoch takes ≈ 9 s and writing its ≈ 280 MB checkpoint ≈ 0.8 s more, so a checkpoint every
-    # epoch costs such runs ≈ 9 % of their wall time; a killed run now replays at most a minute of epochs
+    # with a run folder, checkpoint once this many seconds have passed since the last checkpoint, and always after the
+    # last epoch; 0 = after every epoch. A CK+ fold's epoch takes seconds and its checkpoint is 136-283 MB (ResNet18+CBAM,
+    # ResNet50): one per epoch made fit 1.09x and 1.04x slower on an AMX CPU (results/bench/checkpoint_overhead_*.json);
+    # a killed run replays at most about a minute of epochs
     checkpoint_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
