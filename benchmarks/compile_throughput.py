@@ -12,8 +12,11 @@ forward and backward graphs: that time (``compile_s``) is reported apart, since 
 what each epoch gains. A k-fold or LOSO run builds a new model for every fold: ``recompile_s`` is the first call of a
 second compiled instance, what each further fold pays. The two loops run interleaved, ``--rounds`` times, after both
 are warm; each figure is the median over rounds. Inductor on a CPU needs a C++ compiler: where it fails, the file
-records the error instead of a speed. Writes ``results/bench/compile_throughput_<machine kind>[_<dataset>].json``;
-all figures are ratios within this run.
+records the error instead of a speed. Writes ``results/bench/compile_throughput_<machine kind>[_<dataset>].json``; all
+figures are ratios within this run. Caveat: the eager loop shares its process with the compiled one, and a process that
+has run compiled kernels runs eager code slower than one that never did, so on two threads the ratio can overstate what
+a run gains (this benchmark measured IRNet on CK+ faster compiled, yet a compiled run of it trained slower than an eager
+one: fer_lib/profiles.py). Check the images/s of real runs (each run's history.csv) before a recipe compiles.
 """
 
 from __future__ import annotations
@@ -132,6 +135,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
         for name, setting in settings.items():
+            # Each model compiles as in a run, the only one in its process: without the reset, a model sharing code with
+            # an earlier one (the ResNet blocks' forward) would see other shapes there and compile it with dynamic shapes.
+            torch._dynamo.reset()
             torch.set_num_threads(setting.cfg.num_threads or args.threads)
             facts = {"precision": setting.cfg.amp, "threads": torch.get_num_threads(), "batch": setting.cfg.batch_size}
             results.append(measure(name, setting, args.steps, args.rounds) | facts)

@@ -211,6 +211,14 @@ def test_each_ablation_pair_trains_one_recipe_in_every_profile(dataset, init_fro
             assert not differing, f"{ablation.model} / {ablation.baseline} on {dataset} ({profile}): {differing}"
 
 
+def test_each_ablation_pair_is_one_recipe_family():
+    """The report pairs a probe over a model's recipe family (profiles.recipe_family): a model and its ablations."""
+    for ablation in load_ablations():
+        assert profiles.recipe_family(ablation.model) == profiles.recipe_family(ablation.baseline), ablation
+        assert ablation.model in profiles.recipe_family(ablation.model)
+    assert profiles.recipe_family("ststnet") == ("ststnet",)  # a model of no family is its own
+
+
 def test_claims_name_registered_models_and_datasets():
     claims = load_claims()
     assert {c.model for c in claims.values()} <= set(list_models()) and {c.dataset for c in claims.values()} <= set(list_datasets())

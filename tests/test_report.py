@@ -304,7 +304,7 @@ def test_a_setting_probed_on_several_seeds_is_summarised_seed_by_seed(tmp_path, 
     changed = f"lr {format_number(lr / 2, decimals=None)} -> {format_number(lr, decimals=None)}"
     row = _row(md, code(changed), "## Recipe probes")
     # macro-F1 is accuracy − 5 points in these records; the study's mean is over the probed seeds 0 and 1 only
-    assert "| 0, 1 | 57.00 ± 2.83 / 61.25 ± 5.30 | +4.25 ± 1.75 (n=2) | 62.00 ± 2.83 / 66.25 ± 5.30 | +4.25 ± 1.75 (n=2) |" in row
+    assert "| `resnet18_fer` 0, 1 | `fer2013` | `smoke` | 57.00 ± 2.83 / 61.25 ± 5.30 | +4.25 ± 1.75 (n=2) | 62.00 ± 2.83 / 66.25 ± 5.30 | +4.25 ± 1.75 (n=2) |" in row
     assert row.endswith("| macro-F1: probes better; accuracy: probes better |")  # 4.25 > 2 × 1.75
     assert "weight_decay" not in md[md.index("A setting probed on more than one seed") :]  # one seed: no summary row
     _check_provenance(report, results, tmp_path / "no_data")
@@ -313,7 +313,25 @@ def test_a_setting_probed_on_several_seeds_is_summarised_seed_by_seed(tmp_path, 
     shutil.rmtree(results / "probes" / "resnet18_fer__fer2013__smoke__s1__lr")
     report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
     row = _row(report.markdown, code(changed), "## Recipe probes")
-    assert "| 0, 2 |" in row and "| +7.25 ± 4.75 (n=2) |" in row and row.endswith("| none shown |")
+    assert "| `resnet18_fer` 0, 2 |" in row and "| +7.25 ± 4.75 (n=2) |" in row and row.endswith("| none shown |")
+
+
+def test_a_setting_probed_on_models_that_share_a_recipe_is_summarised_over_the_family(tmp_path, fer_data):
+    results = tmp_path / "results"
+    for model in ("resnet18_fer", "dcn_cbam", "irnet"):
+        _write_run(results, model, "fer2013", 0, _single_split_records(model, 0, 0.60), _single_split_history(0.6))
+    lr = resolve_recipe("smoke", "resnet18_fer", "fer2013")["lr"] * 2
+    # Δ +2.50 and +6.00 in the ResNet18 family: mean +4.25, standard error 1.75; IRNet (the ResNet50 family) apart
+    for model, accuracy in (("resnet18_fer", 0.625), ("dcn_cbam", 0.66), ("irnet", 0.9)):
+        _write_probe(results, f"{model}__fer2013__smoke__s0__lr", model, "fer2013", 0, {"lr": lr}, accuracy, 0.6)
+    report = build_report(results, tmp_path / "report.md", tmp_path / "report.html", data_root=tmp_path / "no_data")
+    summary = report.markdown[report.markdown.index("A setting probed on more than one seed") :]
+    changed = f"lr {format_number(lr / 2, decimals=None)} -> {format_number(lr, decimals=None)}"
+    row = _row(summary, code(changed), "")
+    assert "| `dcn_cbam` 0; `resnet18_fer` 0 | `fer2013` | `smoke` |" in row and "| +4.25 ± 1.75 (n=2) |" in row
+    rows = [line for line in summary.splitlines() if line.startswith(f"| {code(changed)} |")]
+    assert rows == [row] and "irnet" not in row  # one IRNet probe: no row of its own, and not in the family's
+    _check_provenance(report, results, tmp_path / "no_data")
 
 
 def _write_kfold_predictions(folder: Path, correct_by_fold: dict[int, list[bool]]) -> None:

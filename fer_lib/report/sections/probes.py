@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ...metrics import classification_metrics
+from ...profiles import recipe_family
 from ...runs import current_recipe, recipe_differences, recipe_hash, recorded_recipe
 from ..collect import CROSS_DATASET_FILE, TTA_FILE, Run
 from ..context import Context
@@ -23,7 +24,7 @@ HEADER = [
     "Probe's settings in the recipe now",
 ]  # fmt: skip
 REPEATED_HEADER = [
-    "Settings changed (study runs -> probes)", "Model", "Dataset", "Profile", "Seeds",
+    "Settings changed (study runs -> probes)", "Models and seeds", "Dataset", "Profile",
     "Honest test macro-F1 (%), mean ± std: study / probes", "Δ macro-F1 (points): mean ± standard error",
     "Honest test accuracy (%), mean ± std: study / probes", "Δ accuracy (points): mean ± standard error",
     "Effect beyond the standard-error threshold",
@@ -64,44 +65,53 @@ def probes(ctx: Context) -> str:
         pairs.append((probe, study_run, changed))
     if rows:
         text += table(HEADER, rows, right=(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)) + "\n"
-    text += _repeated_over_seeds(ctx, pairs)
+    text += _repeated(ctx, pairs)
     not_complete = [f"{code(s.name)} ({s.status}): {code(s.detail)}" for s in ctx.study.probe_states if s.status != "complete"]
     if unpaired or not_complete:
         text += "Probe folders not compared:\n\n" + bullets(unpaired + not_complete) + "\n"
     return text
 
 
-def _repeated_over_seeds(ctx: Context, pairs: list[tuple[Run, Run, str]]) -> str:
-    """One row per settings change probed on two or more seeds of one model, dataset and profile: the per-seed
-    differences (probe − study run of the same seed) as mean ± standard error, so one lucky seed decides nothing.
+def _repeated(ctx: Context, pairs: list[tuple[Run, Run, str]]) -> str:
+    """One row per settings change probed on two or more (model, seed) pairs of one recipe family
+    (:func:`~fer_lib.profiles.recipe_family`: the models that share a recipe), dataset and profile: the differences
+    (probe − study run of the same model and seed) as mean ± standard error, so one lucky seed or model decides nothing.
     ``pairs``: ``(probe, study run, settings changed)``."""
     groups: dict[tuple[Any, ...], list[tuple[Run, Run]]] = defaultdict(list)
     for probe, study_run, changed in pairs:
-        groups[(changed, probe.model, probe.dataset, probe.profile, str(probe.init_from))].append((probe, study_run))
+        groups[(changed, recipe_family(probe.model), probe.dataset, probe.profile, str(probe.init_from))].append((probe, study_run))
     rows = []
-    for (changed, model, dataset, profile, _), members in sorted(groups.items()):
-        if len({probe.seed for probe, _ in members}) < 2:
+    for (changed, _, dataset, profile, _), members in sorted(groups.items()):
+        if len({(probe.model, probe.seed) for probe, _ in members}) < 2:
             continue
-        members.sort(key=lambda pair: pair[0].seed)
-        seeds = ", ".join(ctx.prov.number(Value(probe.seed, from_file(probe.metrics_file, 0, "seed")), decimals=None) for probe, _ in members)
+        members.sort(key=lambda pair: (pair[0].model, pair[0].seed))
         summaries = [_paired_summary(ctx, members, metric) for metric in ("macro_f1", "accuracy")]
         verdicts = [verdict for _, _, verdict in summaries if verdict]
         cells = [cell for means, delta, _ in summaries for cell in (means, delta)]
         effect = "; ".join(v for v in verdicts if v != "none") or ("none shown" if verdicts else "—")
-        rows.append([code(changed), code(model), code(dataset), code(profile), seeds, *cells, effect])
+        rows.append([code(changed), _models_and_seeds(ctx, members), code(dataset), code(profile), *cells, effect])
     if not rows:
         return ""
     multiple = ctx.prov.number(Value(SE_MULTIPLE, constant(f"{__name__}.SE_MULTIPLE")), decimals=None)
     return (
-        "A setting probed on more than one seed, paired seed by seed with the study run of the same seed (Δ = probe − "
-        "study run); the standard error is the standard deviation of the differences over the square root of their "
-        f"count. A mean Δ within {multiple} standard errors of zero is no evidence of an effect.\n\n"
-        + table(REPEATED_HEADER, rows, right=(5, 6, 7, 8)) + "\n"
+        "A setting probed on more than one seed, or on more than one model of a family that shares its recipes "
+        f"({code('fer_lib.profiles.recipe_family')}), paired run by run with the study run of the same model and seed "
+        "(Δ = probe − study run); the standard error is the standard deviation of the differences over the square root "
+        f"of their count. A mean Δ within {multiple} standard errors of zero is no evidence of an effect.\n\n"
+        + table(REPEATED_HEADER, rows, right=(4, 5, 6, 7)) + "\n"
     )  # fmt: skip
 
 
+def _models_and_seeds(ctx: Context, members: list[tuple[Run, Run]]) -> str:
+    """``members``' probes as ``model`` seeds, e.g. "`dcn_cbam` 1; `resnet18_cbam` 0, 1" (sorted by model, then seed)."""
+    seeds: dict[str, list[str]] = defaultdict(list)
+    for probe, _ in members:
+        seeds[probe.model].append(ctx.prov.number(Value(probe.seed, from_file(probe.metrics_file, 0, "seed")), decimals=None))
+    return "; ".join(f"{code(model)} {', '.join(values)}" for model, values in seeds.items())
+
+
 def _paired_summary(ctx: Context, members: list[tuple[Run, Run]], metric: str) -> tuple[str, str, str]:
-    """``(study / probes means ± std, mean Δ ± standard error, verdict)`` of the honest test ``metric`` over seeds; the
+    """``(study / probes means ± std, mean Δ ± standard error, verdict)`` of the honest test ``metric`` over the pairs; the
     verdict is ``"none"`` when the mean Δ is within the threshold, ``""`` when a figure is missing."""
     study = [_study_test_on_probe_folds(ctx, study_run, probe, metric) for probe, study_run in members]
     probed = [probe.value("honest", metric) for probe, _ in members]
