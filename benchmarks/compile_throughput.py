@@ -1,4 +1,4 @@
-"""Does ``torch.compile`` buy epochs on this CPU? Our engine's training loop with the model eager vs compiled, in one run.
+"""Does ``torch.compile`` buy epochs on this CPU? Our engine's training loop with the model eager vs compiled, paired.
 
     FER_DATA=../shared/data python benchmarks/compile_throughput.py --models resnet18_fer dcn_cbam
     FER_DATA=../shared/data python benchmarks/compile_throughput.py --profile cpu --dataset megc2019 --models resnet34_lstm mfem_lstm
@@ -10,21 +10,25 @@ With ``--profile``: each model as that profile's recipe for ``--dataset`` trains
 ``model_kwargs``, batch, precision, layout, augmentation and thread count). The compiled model's first call compiles its
 forward and backward graphs: that time (``compile_s``) is reported apart, since a run pays it once, while images/s is
 what each epoch gains. A k-fold or LOSO run builds a new model for every fold: ``recompile_s`` is the first call of a
-second compiled instance, what each further fold pays. The two loops run interleaved, ``--rounds`` times, after both
-are warm; each figure is the median over rounds. Inductor on a CPU needs a C++ compiler: where it fails, the file
-records the error instead of a speed. Writes ``results/bench/compile_throughput_<machine kind>[_<dataset>].json``; all
-figures are ratios within this run. Caveat: the eager loop shares its process with the compiled one, and a process that
-has run compiled kernels runs eager code slower than one that never did, so on two threads the ratio can overstate what
-a run gains (this benchmark measured IRNet on CK+ faster compiled, yet a compiled run of it trained slower than an eager
-one: fer_lib/profiles.py). Check the images/s of real runs (each run's history.csv) before a recipe compiles.
+second compiled instance, what each further fold pays. Each measurement runs in a fresh process, as a run trains
+either eager or compiled, never both in one process. The eager and compiled processes alternate, ``--rounds`` times,
+with the order swapped every round: the speed of a shared two-core machine drifts by several per cent over minutes (the
+ten folds of one eager IRNet CK+ run trained at 82–94 images/s, its history.csv), so comparing runs made at different
+times can show a gain or a loss that is only drift. Each process times one pass after a warm-up; each figure is the
+median over rounds, and ``speedup_per_round`` shows the spread. Inductor on a CPU needs a C++ compiler: where it fails,
+the file records the error instead of a speed. Writes ``results/bench/compile_throughput_<machine kind>[_<dataset>].json``;
+all figures are ratios within this run.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -76,36 +80,73 @@ def recipe_setting(name: str, profile: str, dataset: str, steps: int) -> Setting
     return Setting(build, cfg, data, Normalize(*normalization_stats(faces)))
 
 
-def measure(name: str, setting: Setting, steps: int, rounds: int) -> dict[str, Any]:
-    """Eager and compiled images/s of ``name`` (medians of interleaved rounds), the seconds the first compiled call took
-    and those the first call of a second compiled instance took (what each further fold of a run pays)."""
+def time_one_process(setting: Setting, steps: int, compiled: bool) -> dict[str, float]:
+    """In this process: a warm-up call, then images/s of one pass over ``steps`` batches, the model eager or compiled.
+    Compiled, also the seconds of the first call (``compile_s``) and of a second instance's first call (``recompile_s``)."""
     cfg, data, batch = setting.cfg, setting.data, setting.cfg.batch_size
     layout = (lambda m: m.to(memory_format=torch.channels_last)) if cfg.channels_last else (lambda m: m)
-    eager_model, compiled_model = layout(setting.build()), torch.compile(layout(setting.build()))
-    eager, compiled = (epoch_runner(model, data, cfg, setting.normalize) for model in (eager_model, compiled_model))
-    warm = torch.arange(2 * batch)
-    eager(warm)
-    try:
+    wrap = torch.compile if compiled else (lambda m: m)
+    warm, facts = torch.arange(2 * batch), {}
+    start = time.perf_counter()
+    run = epoch_runner(wrap(layout(setting.build())), data, cfg, setting.normalize)
+    run(warm)  # compiled: traces, compiles forward and backward, paid once per run (and again if a shape changes)
+    if compiled:
+        facts["compile_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        compiled(warm)  # traces, compiles forward and backward: paid once per run (and again if a shape changes)
-        compile_s = time.perf_counter() - start
-        start = time.perf_counter()
-        epoch_runner(torch.compile(layout(setting.build())), data, cfg, setting.normalize)(warm)  # a new fold's model: a new instance
-        recompile_s = time.perf_counter() - start
-    except Exception as error:  # noqa: BLE001 — Inductor's failures (no C++ compiler, an unsupported op) are the result here
-        return {"model": name, "compiled": f"failed: {type(error).__name__}: {str(error).splitlines()[0][:300]}"}
-    timed = [(eager(torch.randperm(batch * steps)), compiled(torch.randperm(batch * steps))) for _ in range(rounds)]
-    eager_img_s, compiled_img_s = (statistics.median(column) for column in zip(*timed))
+        epoch_runner(wrap(layout(setting.build())), data, cfg, setting.normalize)(warm)  # a new fold's model: a new instance
+        facts["recompile_s"] = time.perf_counter() - start
+    return facts | {"img_s": run(torch.randperm(batch * steps))}
+
+
+def measure(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Eager and compiled images/s of ``name`` (medians over ``args.rounds`` rounds of fresh processes), and the compile
+    seconds of the first compiled process (an empty Inductor cache: the cold cost of a run's first fold)."""
+    timed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for round_ in range(args.rounds):
+        order = ("eager", "compiled") if round_ % 2 == 0 else ("compiled", "eager")  # drift hits both alike
+        by_mode = {mode: _child(name, args, mode) for mode in order}
+        failed = [r["error"] for r in by_mode.values() if "error" in r]
+        if failed:
+            return {"model": name, "compiled": f"failed: {failed[0]}"}
+        timed.append((by_mode["eager"], by_mode["compiled"]))
+    eager_img_s, compiled_img_s = (statistics.median(result["img_s"] for result in column) for column in zip(*timed))
+    first = timed[0][1]
     return {
         "model": name,
         "compiled": "measured",
-        "compile_s": round(compile_s, 1),
-        "recompile_s": round(recompile_s, 1),
+        "compile_s": round(first["compile_s"], 1),
+        "recompile_s": round(first["recompile_s"], 1),
         "eager_img_s": round(eager_img_s, 1),
         "compiled_img_s": round(compiled_img_s, 1),
         "speedup": round(compiled_img_s / eager_img_s, 2),
-        "speedup_per_round": [round(c / e, 2) for e, c in timed],
+        "speedup_per_round": [round(c["img_s"] / e["img_s"], 2) for e, c in timed],
+        "precision": first["precision"],
+        "threads": first["threads"],
+        "batch": first["batch"],
     }
+
+
+def _child(name: str, args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    """:func:`time_one_process` of ``name`` in a fresh Python process (this script with ``--child MODE``): its JSON
+    result, or ``{"error": ...}`` when the process fails (an Inductor failure is the result for a compiled model)."""
+    command = [sys.executable, __file__, "--child", mode, "--models", name, "--dataset", args.dataset]
+    command += [f"--{key}={value}" for key, value in (("batch", args.batch), ("steps", args.steps), ("threads", args.threads))]
+    command += ["--profile", args.profile] if args.profile else []
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        return {"error": (lines[-1] if lines else f"exit status {done.returncode}")[:300]}
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _setting(name: str, args: argparse.Namespace) -> Setting:
+    """``name`` as ``--profile``'s recipe for ``--dataset`` trains it, or else the default setting."""
+    if args.profile is not None:
+        return recipe_setting(name, args.profile, args.dataset, args.steps)
+    torch.set_num_threads(args.threads)
+    train = create_dataset("fer2013", split="train")
+    data = TensorSplit.from_dataset(train.subset(np.arange(args.batch * args.steps)), torch.device("cpu"))
+    return default_setting(name, data, args.batch, resolve_amp("auto", torch.device("cpu")))
 
 
 def main() -> None:
@@ -115,36 +156,31 @@ def main() -> None:
     parser.add_argument("--dataset", default="fer2013", help="with --profile: the dataset whose recipe and data are used")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of the two loops (median reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating eager and compiled processes (median reported)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="without --profile (a recipe sets its own)")
     parser.add_argument("--out", default=None, help="default: results/bench/compile_throughput_<machine kind>.json")
+    parser.add_argument("--child", choices=["eager", "compiled"], default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.child is not None:  # one measurement of one model, in this fresh process (see _child)
+        setting = _setting(args.models[0], args)
+        torch.set_num_threads(setting.cfg.num_threads or args.threads)
+        facts = {"precision": setting.cfg.amp, "threads": torch.get_num_threads(), "batch": setting.cfg.batch_size}
+        print(json.dumps(time_one_process(setting, args.steps, args.child == "compiled") | facts))
+        return
     if args.profile is None:
-        torch.set_num_threads(args.threads)
-        amp = resolve_amp("auto", torch.device("cpu"))
-        train = create_dataset("fer2013", split="train")
-        data = TensorSplit.from_dataset(train.subset(np.arange(args.batch * args.steps)), torch.device("cpu"))
-        settings = {name: default_setting(name, data, args.batch, amp) for name in args.models}
         what = f"48x48 grey FER2013, the models' own stems, batch {args.batch}"
     else:
-        settings = {name: recipe_setting(name, args.profile, args.dataset, args.steps) for name in args.models}
         what = f"each model as the {args.profile} profile's recipe for {args.dataset} builds and trains it"
-    results = []
-    # Inductor keeps compiled kernels on disk between processes: an empty cache makes compile_s the cold cost of a first run
+    # Inductor keeps compiled kernels on disk between processes: an empty cache makes the first compiled process's
+    # compile_s the cold cost of a run; the later ones read the cache, as a run's later folds do
     with tempfile.TemporaryDirectory() as cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
-        for name, setting in settings.items():
-            # Each model compiles as in a run, the only one in its process: without the reset, a model sharing code with
-            # an earlier one (the ResNet blocks' forward) would see other shapes there and compile it with dynamic shapes.
-            torch._dynamo.reset()
-            torch.set_num_threads(setting.cfg.num_threads or args.threads)
-            facts = {"precision": setting.cfg.amp, "threads": torch.get_num_threads(), "batch": setting.cfg.batch_size}
-            results.append(measure(name, setting, args.steps, args.rounds) | facts)
+        results = [measure(name, args) for name in args.models]
     report = {
         "what": (
             f"training images/s of the engine loop, model eager vs torch.compile (Inductor), {what}, {args.steps} timed steps, "
-            f"median of {args.rounds} interleaved rounds; compile_s = the first compiled call (empty Inductor cache), recompile_s = the first call of a second compiled instance"
+            f"median of {args.rounds} rounds, each an eager and a compiled fresh process, alternating which goes first; compile_s = the first compiled call (empty Inductor cache), recompile_s = the first call of a second compiled instance"
         ),
         "machine": machine_facts(),
         "models": results,
