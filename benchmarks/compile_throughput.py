@@ -12,12 +12,12 @@ forward and backward graphs: that time (``compile_s``) is reported apart, since 
 what each epoch gains. A k-fold or LOSO run builds a new model for every fold: ``recompile_s`` is the first call of a
 second compiled instance, what each further fold pays. Each measurement runs in a fresh process, as a run trains
 either eager or compiled, never both in one process. The eager and compiled processes alternate, ``--rounds`` times,
-with the order swapped every round: the speed of a shared two-core machine drifts by several per cent over minutes (the
-ten folds of one eager IRNet CK+ run trained at 82–94 images/s, its history.csv), so comparing runs made at different
-times can show a gain or a loss that is only drift. Each process times one pass after a warm-up; each figure is the
-median over rounds, and ``speedup_per_round`` shows the spread. Inductor on a CPU needs a C++ compiler: where it fails,
-the file records the error instead of a speed. Writes ``results/bench/compile_throughput_<machine kind>[_<dataset>].json``;
-all figures are ratios within this run.
+with the order swapped every round: the speed of a shared two-core machine drifts by several per cent over minutes
+(the ten folds of one eager IRNet CK+ run trained at 84–94 images/s, median epoch by fold in its history.csv), so
+comparing runs made at different times can show a gain or a loss that is only drift. Each process times one pass after
+a warm-up; each figure is the median over rounds, and ``speedup_per_round`` shows the spread. Inductor on a CPU needs
+a C++ compiler: where it fails, the file records the error instead of a speed. Writes
+``results/bench/compile_throughput_<machine kind>[_<dataset>].json``; all figures are ratios within this run.
 """
 
 from __future__ import annotations

@@ -113,9 +113,11 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # 12 epochs stopped while validation accuracy still rose. IRNet's ResNet50 trunk with 16 attention modules trains at
     # ≈ 120 img/s with bf16, so 20 epochs at 48 px take ≈ 85 minutes there. 40 px does not buy IRNet epochs: at batch
     # 128 it trains no faster than 48 px on an AVX-512-BF16 CPU (results/bench/recipe_throughput_avx512.json).
-    # The image models train eager: compiled, IRNet trained CK+ at 77 images/s (the median epoch of its two-fold probe
-    # probes/irnet__ckplus__cpu__s0__compiled-2folds) against 87 eager (its ten-fold run of seed 1), on the same Intel
-    # AMX CPU kind (each run's env.json and history.csv).
+    # The image models train eager: no real run has shown compile buying epochs. A compiled two-fold IRNet CK+ probe
+    # (probes/irnet__ckplus__cpu__s0__compiled-2folds) trained at 77 images/s (median epoch) and the eager ten-fold run
+    # of seed 1 at 87, on the same Intel AMX CPU kind but on other days, while the median epochs of that eager run's folds
+    # ranged over 84–94 (history.csv): a comparison across time measures the machine's drift as much as compile, so
+    # benchmarks/compile_throughput.py times eager and compiled in alternating fresh processes instead.
     **{("cpu", name, "fer2013"): {"epochs": 20} for name in RESNET50_FAMILY},
     **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in RESNET18_FAMILY},
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe of DCN+CBAM
