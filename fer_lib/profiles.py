@@ -113,11 +113,12 @@ RUN_OVERRIDES: dict[tuple[str, str, str], dict[str, Any]] = {
     # 12 epochs stopped while validation accuracy still rose. IRNet's ResNet50 trunk with 16 attention modules trains at
     # ≈ 120 img/s with bf16, so 20 epochs at 48 px take ≈ 85 minutes there. 40 px does not buy IRNet epochs: at batch
     # 128 it trains no faster than 48 px on an AVX-512-BF16 CPU (results/bench/recipe_throughput_avx512.json).
-    # The image models train eager: no real run has shown compile buying epochs. A compiled two-fold IRNet CK+ probe
-    # (probes/irnet__ckplus__cpu__s0__compiled-2folds) trained at 77 images/s (median epoch) and the eager ten-fold run
-    # of seed 1 at 87, on the same Intel AMX CPU kind but on other days, while the median epochs of that eager run's folds
-    # ranged over 84–94 (history.csv): a comparison across time measures the machine's drift as much as compile, so
-    # benchmarks/compile_throughput.py times eager and compiled in alternating fresh processes instead.
+    # The image models train eager: compile buys too little. Timed in alternating fresh processes on an Intel AMX CPU,
+    # the CK+ recipe trained IRNet 1.10x (1.08-1.10 by round) and ResNet50 1.04x (0.95-1.07) as fast compiled, after 128
+    # and 37 s of compiling (results/bench/compile_throughput_ckplus_avx512_amx.json): minutes of a run, not the epochs
+    # its convergence lacks. An earlier comparison of a compiled IRNet probe (77 images/s) with an eager run of another
+    # day (87) showed compile slower, but the median epochs of that one eager run's folds ranged over 84-94
+    # (history.csv): runs made at different times measure the machine's drift as much as compile.
     **{("cpu", name, "fer2013"): {"epochs": 20} for name in RESNET50_FAMILY},
     **{("cpu", name, "fer2013"): FER2013_CPU_40PX for name in RESNET18_FAMILY},
     # CK+ from scratch: 30 epochs (≈ 400 optimizer steps per fold) stopped while learning. At 80 the probe of DCN+CBAM
