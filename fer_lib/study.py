@@ -41,9 +41,9 @@ MICRO_EXPRESSION_SEEDS = {"cpu": (0, 1, 2)}
 # a difference is more than seed noise.
 FER2013_SEEDS = {"cpu": (0, 1)}
 # The image models fine-tuned on CK+ train two seeds too, each from the FER2013 run of its own seed, so that the CK+
-# ablations (and fine-tuned against from scratch) have a seed spread. ResNet50 keeps one: the ResNet50 family's FER2013
-# models are too large to commit, so each fine-tuned seed first re-trains its FER2013 source on the same machine (IRNet's
-# second seed did, in one session); a clone that finds the source run complete has no local model file to start from.
+# ablations (and fine-tuned against from scratch) have a seed spread. The ResNet50 family's FER2013 models are too large
+# to commit, so their fine-tuned runs start from the local model file that the FER2013 run of the same seed wrote on the
+# same machine: re-making one means re-training its FER2013 source first, in the same session.
 CKPLUS_FINE_TUNED_SEEDS = {"cpu": (0, 1)}
 # Every image model from scratch on CK+ trains two seeds as well, so the from-scratch ablations (the ResNet18 family's
 # modules, IRNet's cross-attention against ResNet50) get a seed spread: 38–60 minutes per run here, 81–92 for IRNet.
@@ -95,7 +95,7 @@ STEPS: tuple[Step, ...] = (
     run_step("03_irnet", "irnet", "ckplus", CKPLUS_FINE_TUNED_SEEDS, init_from="fer2013"),
     *(run_step(notebook, model, "fer2013", FER2013_SEEDS) for notebook, model in ABLATION_MODELS),
     # The same ablations on CK+, fine-tuned from each model's FER2013 run and from scratch, each at its family's recipe.
-    *(run_step(notebook, model, "ckplus", CKPLUS_FINE_TUNED_SEEDS if model != "resnet50_fer" else None, init_from="fer2013") for notebook, model in ABLATION_MODELS),
+    *(run_step(notebook, model, "ckplus", CKPLUS_FINE_TUNED_SEEDS, init_from="fer2013") for notebook, model in ABLATION_MODELS),
     *(run_step(notebook, model, "ckplus", CKPLUS_SCRATCH_SEEDS) for notebook, model in ABLATION_MODELS),
     # Micro-expressions (§4.2), MEGC2019 composite, leave-one-subject-out: the STSTNet baseline, LKCNN, MFEM-BiLSTM, ablations.
     run_step("05_lkcnn", "ststnet", "megc2019", MICRO_EXPRESSION_SEEDS),

@@ -63,14 +63,14 @@ def test_only_matches_exactly_and_no_match_lists_the_labels():
     jobs = study_jobs("cpu")
     assert {job.step.parameters["model"] for job in select_jobs(jobs, "irnet")} == {"irnet"}  # not resnet50_fer of 03_irnet
     assert [job.label for job in select_jobs(jobs, "04_dcn_cbam dcn_cbam ckplus")] == ["04_dcn_cbam dcn_cbam ckplus"] * 2  # seeds 0 and 1
-    assert len(select_jobs(jobs, "03_irnet")) == 11  # irnet and resnet50_fer: FER2013 and CK+ from scratch (two seeds each); CK+ fine-tuned (irnet two seeds)
-    assert len(select_jobs(jobs, "ckplus")) == 23  # six image models from scratch (two seeds), fine-tuned (two seeds, resnet50_fer one)
+    assert len(select_jobs(jobs, "03_irnet")) == 12  # irnet and resnet50_fer: FER2013, CK+ from scratch and CK+ fine-tuned, two seeds each
+    assert len(select_jobs(jobs, "ckplus")) == 24  # six image models, from scratch and fine-tuned, two seeds each
     assert [(job.label, job.seed) for job in select_jobs(jobs, "dcn_cbam ckplus")] == [
         ("04_dcn_cbam dcn_cbam ckplus", 0), ("04_dcn_cbam dcn_cbam ckplus", 1),
         ("04_dcn_cbam dcn_cbam ckplus from fer2013", 0), ("04_dcn_cbam dcn_cbam ckplus from fer2013", 1),
     ]  # fmt: skip
     assert [job.seed for job in select_jobs(jobs, "03_irnet irnet ckplus from fer2013")] == [0, 1]
-    assert [job.seed for job in select_jobs(jobs, "03_irnet resnet50_fer ckplus from fer2013")] == [0]  # its FER2013 sources are not committed
+    assert [job.seed for job in select_jobs(jobs, "03_irnet resnet50_fer ckplus from fer2013")] == [0, 1]
     assert [(job.label, job.seed) for job in select_jobs(jobs, "irnet fer2013")] == [("03_irnet irnet fer2013", 0), ("03_irnet irnet fer2013", 1)]
     with pytest.raises(ConfigError, match="matches no step.*03_irnet irnet fer2013"):
         select_jobs(jobs, "irnet fer")
