@@ -44,9 +44,13 @@ def source_path(init_from: str, model: str, profile: str, seed: int, runs_dir: s
     folder without a committed model file gives its local one (:data:`~fer_lib.model_file.LOCAL_MODEL_FILE`) where that
     exists."""
     given = Path(init_from)
-    if given.suffix == ".pt" or len(given.parts) > 1:
+    if _names_a_path(init_from):
         return _model_file_of(given) if given.is_dir() else given
     return _model_file_of(Path(runs_dir) / run_name(model, init_from, profile, seed))
+
+
+def _names_a_path(init_from: str) -> bool:
+    return Path(init_from).suffix == ".pt" or len(Path(init_from).parts) > 1
 
 
 def _model_file_of(run_dir: Path) -> Path:
@@ -57,8 +61,13 @@ def load_source(init_from: str, model: str, profile: str, seed: int, runs_dir: s
     """Load the source model file of ``init_from`` (:func:`source_path`); a missing file or one of another model is a
     :class:`ConfigError` that says which run to train first."""
     path = source_path(init_from, model, profile, seed, runs_dir)
+    if not path.is_file() and _names_a_path(init_from):
+        raise ConfigError(f"init_from={init_from!r}: no model file {path}; pass the path of an existing model.pt or of a run folder holding one")
     if not path.is_file():
-        train = f'python -m fer_lib study --profile {profile} --only "{model} {init_from}"'
+        # A source run folder without its model file (weights over the commit limit, trained on another machine) is
+        # complete to the study, which skips it unless forced.
+        force = " --force" if path.parent.is_dir() else ""
+        train = f'python -m fer_lib study --profile {profile} --only "{model} {init_from}"{force}'
         raise ConfigError(
             f"init_from={init_from!r}: no model file {path}. Train the source run first ({train}; a run writes model.pt when its "
             f"fp16 weights are under 25 MB, else {LOCAL_MODEL_FILE}, not committed, on the machine that trains it), or pass the path of a model.pt"

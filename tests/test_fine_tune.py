@@ -70,8 +70,13 @@ def test_a_missing_source_says_which_run_to_train(tmp_path):
     assert source_path("fer2013", "dcn_cbam", "cpu", 1, tmp_path) == tmp_path / "dcn_cbam__fer2013__cpu__s1" / MODEL_FILE
     (tmp_path / "run").mkdir()
     assert source_path(str(tmp_path / "run"), "dcn_cbam", "cpu", 1) == tmp_path / "run" / MODEL_FILE
-    with pytest.raises(ConfigError, match=r'no model file .*dcn_cbam__fer2013__cpu__s1/model.pt.*study --profile cpu --only "dcn_cbam fer2013"'):
+    with pytest.raises(ConfigError, match=r'no model file .*dcn_cbam__fer2013__cpu__s1/model.pt.*study --profile cpu --only "dcn_cbam fer2013";'):
         load_source("fer2013", "dcn_cbam", "cpu", 1, tmp_path)
+    (tmp_path / "dcn_cbam__fer2013__cpu__s1").mkdir()  # its results, without the model file: the study must retrain it
+    with pytest.raises(ConfigError, match=r'study --profile cpu --only "dcn_cbam fer2013" --force'):
+        load_source("fer2013", "dcn_cbam", "cpu", 1, tmp_path)
+    with pytest.raises(ConfigError, match=r"no model file .*run/model.pt; pass the path of an existing model.pt"):
+        load_source(str(tmp_path / "run"), "dcn_cbam", "cpu", 1)
 
 
 def test_a_source_too_large_to_commit_is_found_where_its_run_left_it(tmp_path):
