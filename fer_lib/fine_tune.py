@@ -59,11 +59,11 @@ def _model_file_of(run_dir: Path) -> Path:
 
 def load_source(init_from: str, model: str, profile: str, seed: int, runs_dir: str | Path = RUNS_DIR) -> InitSource:
     """Load the source model file of ``init_from`` (:func:`source_path`); a missing file or one of another model is a
-    :class:`ConfigError` that says which run to train first."""
+    :class:`ConfigError` that says which run to train first (for a path, that asks for an existing one)."""
     path = source_path(init_from, model, profile, seed, runs_dir)
-    if not path.is_file() and _names_a_path(init_from):
-        raise ConfigError(f"init_from={init_from!r}: no model file {path}; pass the path of an existing model.pt or of a run folder holding one")
     if not path.is_file():
+        if _names_a_path(init_from):
+            raise ConfigError(f"init_from={init_from!r}: no model file {path}; pass the path of an existing model.pt or of a run folder holding one")
         # A source run folder without its model file (weights over the commit limit, trained on another machine) is
         # complete to the study, which skips it unless forced.
         force = " --force" if path.parent.is_dir() else ""
