@@ -29,6 +29,7 @@ from .registry import DatasetSpec, register_dataset
 USAGE = {"train": ("Training",), "val": ("PublicTest",), "test": ("PrivateTest",), "all": ("Training", "PublicTest", "PrivateTest")}
 CSV_FILES = ("fer2013.csv", "icml_face_data.csv")
 NATIVE_SIZE = 48
+ROW_FIX = "the file is damaged or was edited: re-download it or correct that row"
 
 
 def load_fer2013(folder: Path, split: str, image_size: int = NATIVE_SIZE, color: Color = "gray", use_cache: bool = True) -> FaceDataset:
@@ -62,7 +63,18 @@ def _scan_image_folders(folder: Path) -> list[tuple[Path, int, str]]:
             if usage not in allowed:
                 raise DatasetFormatError(f"Unexpected file {path}: files in {top}/ are named {'/'.join(allowed)}_<id>.jpg")
             samples.append((path, label, usage))
+    _require_all_usages({usage for _, _, usage in samples}, "images", folder)
     return samples
+
+
+def _require_all_usages(found: set[str], unit: str, source: Path) -> None:
+    # Checked for every split: the official split always has all three parts, so a copy without one is incomplete.
+    absent = [usage for usage in USAGE["all"] if usage not in found]
+    if absent:
+        raise DatasetFormatError(
+            f"no {'/'.join(absent)} {unit} in {source}: the official split needs Training, PublicTest and PrivateTest; "
+            "a partial download or unzip? re-download it"
+        )
 
 
 def _from_image_folders(folder: Path, samples: list[tuple[Path, int, str]], size: int, color: Color) -> FaceDataset:
@@ -79,26 +91,45 @@ def _from_image_folders(folder: Path, samples: list[tuple[Path, int, str]], size
 
 
 def _from_csv(csv: Path, size: int, color: Color) -> FaceDataset:
-    table = pd.read_csv(csv, dtype=str, skipinitialspace=True)
+    # Row numbers in messages are the file's line numbers as a spreadsheet shows them (the header is row 1).
+    try:
+        # keep_default_na=False: an empty or short cell reads as "" (reported as such), not as a float NaN.
+        table = pd.read_csv(csv, dtype=str, skipinitialspace=True, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+        raise DatasetFormatError(f"{csv} cannot be read as a CSV ({error}); expected a header emotion,pixels,Usage: re-download it") from error
     table.columns = [c.strip() for c in table.columns]
     missing = {"emotion", "pixels", "Usage"} - set(table.columns)
     if missing:
         raise DatasetFormatError(f"{csv} lacks the columns {sorted(missing)}; expected emotion,pixels,Usage")
-    unknown = sorted(set(table["Usage"]) - set(USAGE["all"]))
-    if unknown:
-        raise DatasetFormatError(f"{csv}: unknown Usage values {unknown}; expected {USAGE['all']}")
+    unknown = table["Usage"][~table["Usage"].isin(USAGE["all"])]
+    if len(unknown):
+        row = unknown.index[0]
+        raise DatasetFormatError(
+            f"{csv} row {row + 2}: unknown Usage values {sorted(set(unknown))} ({len(unknown)} such rows); expected {USAGE['all']}: {ROW_FIX}"
+        )
     rows = table.index
     labels = pd.to_numeric(table.loc[rows, "emotion"], errors="coerce")
-    bad = labels[(labels.isna()) | (labels < 0) | (labels >= len(FER2013_CLASSES))]
+    bad = labels[(labels.isna()) | (labels < 0) | (labels >= len(FER2013_CLASSES)) | (labels % 1 != 0)]
     if len(bad):
         row = bad.index[0]
-        raise DatasetFormatError(f"{csv} row {row + 2}: emotion {table.at[row, 'emotion']!r} is not a label id 0..6 ({len(bad)} such rows)")
+        raise DatasetFormatError(
+            f"{csv} row {row + 2}: emotion {table.at[row, 'emotion']!r} is not a label id 0..6 ({len(bad)} such rows): {ROW_FIX}"
+        )
     images = np.empty((len(rows), NATIVE_SIZE, NATIVE_SIZE), np.uint8)
     for i, row in enumerate(rows):
-        values = np.array(table.at[row, "pixels"].split(), dtype=np.int64)
-        if values.size != NATIVE_SIZE * NATIVE_SIZE or values.min() < 0 or values.max() > 255:
-            raise DatasetFormatError(f"{csv} row {row + 2}: pixels must be 2304 integers in 0..255, got {values.size} values")
+        tokens = table.at[row, "pixels"].split()
+        try:
+            values = np.array(tokens, dtype=np.int64)
+        except ValueError:
+            token = next(t for t in tokens if not t.isdecimal())  # every all-digit token parses, so one is not
+            raise DatasetFormatError(f"{csv} row {row + 2}: pixels must be 2304 integers in 0..255, got {token!r}: {ROW_FIX}") from None
+        if values.size != NATIVE_SIZE * NATIVE_SIZE:
+            raise DatasetFormatError(f"{csv} row {row + 2}: pixels must be 2304 integers in 0..255, got {values.size} values: {ROW_FIX}")
+        if values.min() < 0 or values.max() > 255:
+            value = values[(values < 0) | (values > 255)][0]
+            raise DatasetFormatError(f"{csv} row {row + 2}: pixels must be 2304 integers in 0..255, got {value}: {ROW_FIX}")
         images[i] = values.reshape(NATIVE_SIZE, NATIVE_SIZE)
+    _require_all_usages(set(table["Usage"]), "rows", csv)
     images = np.stack([resize_square(im[..., None], size) for im in images]) if size != NATIVE_SIZE else images[..., None]
     if color == "rgb":
         images = np.repeat(images, 3, axis=-1)
