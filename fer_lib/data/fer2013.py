@@ -121,7 +121,7 @@ def _from_csv(csv: Path, size: int, color: Color) -> FaceDataset:
         try:
             values = np.array(tokens, dtype=np.int64)
         except ValueError:
-            token = next(t for t in tokens if not t.isdecimal())  # every all-digit token parses, so one is not
+            token = next(t for t in tokens if not t.removeprefix("-").isdecimal())  # one token is no integer
             raise DatasetFormatError(f"{csv} row {row + 2}: pixels must be 2304 integers in 0..255, got {token!r}: {ROW_FIX}") from None
         if values.size != NATIVE_SIZE * NATIVE_SIZE:
             raise DatasetFormatError(f"{csv} row {row + 2}: pixels must be 2304 integers in 0..255, got {values.size} values: {ROW_FIX}")
