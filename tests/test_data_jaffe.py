@@ -50,6 +50,14 @@ def test_registry_finds_folder_names_and_caches(tmp_path, cache, folder):
     assert (first.subjects == second.subjects).all() and (first.sample_ids == second.sample_ids).all()
 
 
+def test_registry_finds_a_tif_copy_and_a_copy_without_the_usual_files(tmp_path):
+    for name, value in JAFFE_FILES.items():
+        if not name.startswith("KA"):  # a partial copy: the markers must not depend on particular files
+            write_flat(tmp_path / "JAFFE" / "jaffedbase" / name.replace(".tiff", ".TIF"), value)
+    dataset = create_dataset("jaffe", tmp_path, image_size=8, use_cache=False)
+    assert dataset.sample_ids.tolist() == ["KL.NE1.155", "KL.SU2.165", "NA.DI1.214", "NA.FE3.220"]
+
+
 def test_default_size_is_native_256(jaffe):
     assert load_jaffe(jaffe, use_cache=False).images.shape == (7, 256, 256, 1)
 

@@ -7,15 +7,21 @@ Layouts accepted:
 * the full release: ``cohn-kanade-images/S005/001/S005_001_00000011.png`` with
   ``Emotion/S005/001/S005_001_00000011_emotion.txt`` (one float code 1..7; 0 = neutral is never a sequence
   label). The last ``frames_per_sequence`` frames of each labelled sequence are taken (as CK+48 does), the
-  face is detected and aligned (:func:`fer_lib.preprocess.align_face`) and resized to ``image_size``.
+  face is detected and aligned (:func:`fer_lib.preprocess.align_face`) and resized to ``image_size``. A frame
+  without a detectable face is an error; ``on_no_face="skip"`` leaves out its sequence with a logged warning.
+
+Folder names are matched ignoring case (``ck+48/Contempt/``, ``Emotion/``), as the registry's markers are.
 
 CK+ has no official split: evaluation is subject-independent k-fold (:func:`fer_lib.data.splits.subject_kfold`).
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -25,8 +31,10 @@ from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_image, read_images
 from .labels import CKPLUS_CLASSES
 from .layout import scan_class_folders
-from .registry import DatasetSpec, register_dataset
+from .registry import DatasetSpec, find_path, register_dataset
 
+log = logging.getLogger(__name__)
+NoFace = Literal["raise", "skip"]
 CK48_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.png$")
 SOURCE = "https://www.jeffcohn.net/Resources/ (CK+ agreement form); CK+48 is a crop shared on Kaggle"
 
@@ -38,18 +46,30 @@ def load_ckplus(
     color: Color = "gray",
     frames_per_sequence: int = 3,
     use_cache: bool = True,
+    on_no_face: NoFace = "raise",
 ) -> FaceDataset:
-    """Load CK+ from ``folder`` (``CK+48/`` preferred, else the full ``cohn-kanade-images/`` + ``Emotion/`` release)."""
-    ck48 = next((p for p in (folder / "CK+48", folder) if (p / "contempt").is_dir()), None)
-    if ck48 is not None:
+    """Load CK+ from ``folder`` (``CK+48/`` preferred, else the full ``cohn-kanade-images/`` + ``Emotion/`` release).
+
+    ``on_no_face`` applies to the full release only (CK+48 is already cropped): ``"raise"`` makes a frame without a
+    detectable face a :class:`DatasetFormatError`, ``"skip"`` leaves out that frame's sequence and logs a warning naming it.
+    """
+    if on_no_face not in ("raise", "skip"):
+        raise ValueError(f"on_no_face must be 'raise' or 'skip', got {on_no_face!r}")
+    # A CK+48/ folder is the crop even when a class folder is missing (scan_class_folders then names it).
+    ck48 = find_path(folder, "CK+48") or (folder if find_path(folder, "contempt") else None)
+    if ck48 is not None and ck48.is_dir():
         samples = scan_class_folders(ck48, CKPLUS_CLASSES)
         params = {"layout": "CK+48", "image_size": image_size, "color": color}
         return cached_dataset("ckplus", params, folder, [p for p, _ in samples], lambda: _from_ck48(ck48, samples, image_size, color), use_cache)
-    if (folder / "cohn-kanade-images").is_dir():
-        samples = _scan_full_release(folder, frames_per_sequence)
-        params = {"layout": "full", "image_size": image_size, "color": color, "frames": frames_per_sequence}
-        sources = [p for p, _ in samples] + sorted((folder / "Emotion").rglob("*_emotion.txt"))
-        return cached_dataset("ckplus", params, folder, sources, lambda: _from_full_release(folder, samples, image_size, color), use_cache)
+    images = find_path(folder, "cohn-kanade-images")
+    if images is not None and images.is_dir():
+        emotion = find_path(folder, "Emotion") or folder / "Emotion"
+        samples = _scan_full_release(images, emotion, frames_per_sequence)
+        params = {"layout": "full", "image_size": image_size, "color": color, "frames": frames_per_sequence, "on_no_face": on_no_face}
+        sources = [p for p, _ in samples] + sorted(emotion.rglob("*_emotion.txt"))
+        return cached_dataset(
+            "ckplus", params, folder, sources, lambda: _from_full_release(folder, samples, image_size, color, on_no_face), use_cache
+        )
     raise DatasetNotFoundError(f"CK+ under {folder}: expected CK+48/<class>/ or cohn-kanade-images/ + Emotion/. Obtain it from {SOURCE}")
 
 
@@ -73,8 +93,7 @@ def _from_ck48(ck48: Path, samples: list[tuple[Path, int]], size: int, color: Co
     )
 
 
-def _scan_full_release(folder: Path, frames_per_sequence: int) -> list[tuple[Path, int]]:
-    emotion_root = folder / "Emotion"
+def _scan_full_release(images: Path, emotion_root: Path, frames_per_sequence: int) -> list[tuple[Path, int]]:
     if not emotion_root.is_dir():
         raise DatasetNotFoundError(f"CK+ full release: {emotion_root} is missing (the Emotion/ label folder ships with CK+)")
     samples: list[tuple[Path, int]] = []
@@ -87,28 +106,52 @@ def _scan_full_release(folder: Path, frames_per_sequence: int) -> list[tuple[Pat
         if not 1 <= code <= len(CKPLUS_CLASSES):
             raise DatasetFormatError(f"{label_file}: emotion code {code} is outside 1..7")
         subject, sequence = label_file.parent.parent.name, label_file.parent.name
-        frames = sorted((folder / "cohn-kanade-images" / subject / sequence).glob("*.png"))
+        frames = sorted((images / subject / sequence).glob("*.png"))
         if len(frames) < frames_per_sequence:
-            raise DatasetNotFoundError(f"{folder / 'cohn-kanade-images' / subject / sequence} holds {len(frames)} frames; the labelled sequence needs >= {frames_per_sequence}")
+            raise DatasetNotFoundError(
+                f"{images / subject / sequence} holds {len(frames)} frames; the labelled sequence needs >= {frames_per_sequence}"
+            )
         samples += [(frame, code - 1) for frame in frames[-frames_per_sequence:]]
     if not samples:
         raise DatasetFormatError(f"{emotion_root} holds no S*/<seq>/*_emotion.txt label files")
     return samples
 
 
-def _from_full_release(folder: Path, samples: list[tuple[Path, int]], size: int, color: Color) -> FaceDataset:
-    from ..preprocess import align_face  # face alignment is only needed for the uncropped release
+def _from_full_release(folder: Path, samples: list[tuple[Path, int]], size: int, color: Color, on_no_face: NoFace) -> FaceDataset:
+    from ..preprocess import NoFaceError, align_face  # face alignment is only needed for the uncropped release
 
-    images = np.stack([align_face(read_image(p, "rgb"), size=size, color=color, where=str(p)).image for p, _ in samples])
+    faces: list[np.ndarray] = []
+    kept: list[tuple[Path, int]] = []
+    # A sequence is kept or left out whole, so every sequence contributes the same number of frames.
+    for sequence, group in itertools.groupby(samples, key=lambda sample: sample[0].parent):
+        frames = list(group)
+        aligned = []
+        for path, _ in frames:
+            try:
+                aligned.append(align_face(read_image(path, "rgb"), size=size, color=color, where=str(path)).image)
+            except NoFaceError:
+                if on_no_face == "raise":
+                    raise DatasetFormatError(
+                        f"No face found in CK+ frame {path} (the detector needs a roughly frontal, unoccluded face at least ~40 px wide): "
+                        "check the image, or load with create_dataset('ckplus', root, on_no_face='skip') to leave out such sequences "
+                        "(each is logged), or use the CK+48 crop (CK+48/<class>/)"
+                    ) from None
+                log.warning("CK+ sequence %s/%s left out (on_no_face='skip'): no face found in %s", sequence.parent.name, sequence.name, path)
+                break
+        else:
+            faces += aligned
+            kept += frames
+    if not kept:
+        raise DatasetFormatError(f"Every labelled CK+ sequence under {folder} was left out: none has a detectable face in its last frames")
     return FaceDataset(
         name="ckplus",
         split="all",
-        images=images,
-        labels=np.array([label for _, label in samples], dtype=np.int64),
+        images=np.stack(faces),
+        labels=np.array([label for _, label in kept], dtype=np.int64),
         class_names=CKPLUS_CLASSES,
-        sample_ids=np.array([str(p.relative_to(folder)) for p, _ in samples]),
-        subjects=np.array([p.parent.parent.name for p, _ in samples]),
-        meta={"sequence": np.array([f"{p.parent.parent.name}_{p.parent.name}" for p, _ in samples])},
+        sample_ids=np.array([str(p.relative_to(folder)) for p, _ in kept]),
+        subjects=np.array([p.parent.parent.name for p, _ in kept]),
+        meta={"sequence": np.array([f"{p.parent.parent.name}_{p.parent.name}" for p, _ in kept])},
     )
 
 

@@ -93,7 +93,8 @@ register_dataset(
         load=load_jaffe,
         splits=("all",),
         folders=("jaffe", "JAFFE", "jaffedbase", "jaffe/jaffedbase", "JAFFE/jaffedbase"),
-        markers=("KA.AN1.39.tiff", "KA.NE1.26.tiff", "KL.HA1.158.tiff"),
+        # Any file named as _scan accepts (FILE_NAME with an image extension), so a .tif or partial copy is found too.
+        markers=tuple(f"[A-Z][A-Z].[A-Z][A-Z][0-9]*.[0-9]*{extension}" for extension in IMAGE_EXTENSIONS),
         layout="a flat folder of <subject>.<CODE><take>.<number>.tiff files (e.g. KA.AN1.39.tiff)",
         source=SOURCE,
     )

@@ -6,14 +6,15 @@ files), its splits, its layout and where users obtain it, the loader function an
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from ..paths import data_root
 from .base import FaceDataset
-from .errors import DatasetNotFoundError
+from .errors import DatasetFormatError, DatasetNotFoundError
 from .protocols import EvaluationProtocol, SubjectKFold
 
 Loader = Callable[..., FaceDataset]
@@ -23,9 +24,12 @@ Loader = Callable[..., FaceDataset]
 class DatasetSpec:
     """How to find, describe and load one dataset.
 
-    ``markers`` are paths relative to a candidate folder whose presence identifies the dataset; the
-    candidates are the data root itself and ``root/<folder>`` for each of ``folders``. ``protocol`` says how the
-    dataset is split for training and evaluation (:mod:`fer_lib.data.protocols`; default subject-independent k-fold).
+    ``markers`` are ``/``-separated paths relative to a candidate folder whose presence identifies the dataset; the
+    candidates are the data root itself and ``root/<folder>`` for each of ``folders`` (first match wins). Each
+    marker component is matched against the names in its parent folder ignoring case (copies differ in
+    capitalisation, ``train/Happy``) and may be an :mod:`fnmatch` pattern (``[A-Z][A-Z].*.tif*``), so a marker
+    covers every copy its loader accepts (see :func:`find_path`). ``protocol`` says how the dataset is split for
+    training and evaluation (:mod:`fer_lib.data.protocols`; default subject-independent k-fold).
     """
 
     name: str
@@ -42,7 +46,7 @@ class DatasetSpec:
     def locate(self, root: Path) -> Path | None:
         """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker."""
         for candidate in (root, *(root / f for f in self.folders)):
-            if any((candidate / m).exists() for m in self.markers):
+            if any(find_path(candidate, m) is not None for m in self.markers):
                 return candidate
         return None
 
@@ -51,6 +55,28 @@ class DatasetSpec:
         if split not in self.splits:
             raise ValueError(f"{self.name} has splits {self.splits} (aliases {sorted(self.split_aliases)}), not {split!r}")
         return split
+
+
+def find_path(folder: Path, pattern: str) -> Path | None:
+    """The first path (in name order) under ``folder`` that matches ``pattern``, or ``None``.
+
+    ``pattern`` is a ``/``-separated relative path whose components are compared with the entries of their parent
+    folder ignoring case, each possibly an :mod:`fnmatch` pattern. Directories are listed rather than probed with
+    ``exists()``: on a case-sensitive filesystem that is the only way to find ``Happy`` for ``happy``.
+    """
+    matches = [folder]
+    for part in PurePosixPath(pattern).parts:
+        wanted = part.casefold()
+        matches = [child for parent in matches for child in _children(parent) if fnmatch.fnmatchcase(child.name.casefold(), wanted)]
+    return matches[0] if matches else None
+
+
+def _children(folder: Path) -> list[Path]:
+    """Entries of ``folder`` sorted by name; none when it is not a readable directory (a marker then does not match)."""
+    try:
+        return sorted(Path(entry.path) for entry in os.scandir(folder))
+    except OSError:
+        return []
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -95,4 +121,13 @@ def create_dataset(name: str, root: str | os.PathLike[str] | None = None, split:
     """
     spec = get_dataset_spec(name)
     canonical = spec.canonical_split(split)
-    return spec.load(locate_dataset(name, root), canonical, **kwargs)
+    folder = locate_dataset(name, root)
+    dataset = spec.load(folder, canonical, **kwargs)
+    # A safety net under the loaders' own checks: an empty split (a header-only table, a split's files missing)
+    # would otherwise surface later as a confusing error in training or as a silent zero in a summary.
+    if len(dataset) == 0:
+        raise DatasetFormatError(
+            f"{spec.title} split {canonical!r} in {folder} is empty: the files there hold no samples of that split. "
+            f"Check that the copy is complete (expected {spec.layout}); obtain it from {spec.source}."
+        )
+    return dataset
