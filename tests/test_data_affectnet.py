@@ -1,9 +1,11 @@
-"""AffectNet loader on tiny copies of both layouts users have: the official CSV lists + Manually_Annotated_Images,
-and the Kaggle / AffectNet-HQ ``train/<class>/``, ``val/<class>/`` image folders (class names or ids 0..7)."""
+"""AffectNet loader on tiny copies of the layouts users have: the official CSV lists + Manually_Annotated_Images, the
+official train_set/ and val_set/ (images/<N>.jpg + annotations/<N>_exp.npy), and the Kaggle / AffectNet-HQ
+``train/<class>/``, ``val/<class>/`` image folders (class names or ids 0..7; Kaggle's Train/, Test/ or test/)."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -220,3 +222,177 @@ def test_image_folders_corrupt_image(tmp_path):
     write_garbage(folder / "val/neutral/image0000.jpg")
     with pytest.raises(DatasetFormatError, match="val/neutral/image0000.jpg"):
         load_affectnet(folder, "test", use_cache=False)
+
+
+def test_image_folders_missing_class_is_named(tmp_path, caplog):
+    folder = make_affectnet_folders(tmp_path, [("train", name, 1) for name in ("anger", "disgust", "fear", "happy", "neutral", "sad", "contempt")])
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+        train = load_affectnet(folder, "train", image_size=8, use_cache=False)
+    assert train.class_counts()["surprise"] == 0 and sum(train.class_counts().values()) == 7
+    assert f"AffectNet {folder / 'train'}: no images of the classes ['surprise']" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+        load_affectnet(folder, "train", image_size=8, classes=7, use_cache=False)
+    assert "no images of the classes ['surprise']" in caplog.text  # contempt is not expected with classes=7
+
+
+# Kaggle copies: Train/ + Test/ (capitalised), or train/ + test/; their test folder is the evaluation split.
+KAGGLE_SPLIT_FOLDERS = {"Train/Test": ("Train", "Test"), "train/test": ("train", "test")}
+
+
+@pytest.mark.parametrize("names", list(KAGGLE_SPLIT_FOLDERS), ids=list(KAGGLE_SPLIT_FOLDERS))
+def test_kaggle_test_folder_is_the_evaluation_split(tmp_path, names, caplog):
+    train_name, test_name = KAGGLE_SPLIT_FOLDERS[names]
+    layout = [(train_name, "anger", 2), (train_name, "contempt", 1), (train_name, "happy", 1), (test_name, "neutral", 1), (test_name, "surprise", 1)]
+    make_affectnet_folders(tmp_path / "AffectNet", layout)
+    train = create_dataset("affectnet", tmp_path, "train", image_size=8)
+    test = create_dataset("affectnet", tmp_path, "test", image_size=8)
+    assert [train.class_names[i] for i in train.labels] == ["angry", "angry", "contempt", "happy"]
+    assert all(sample.startswith(f"{train_name}/") for sample in train.sample_ids)
+    assert test.split == "test" and test.sample_ids.tolist() == [f"{test_name}/neutral/image0000.jpg", f"{test_name}/surprise/image0000.jpg"]
+    assert [test.class_names[i] for i in test.labels] == ["neutral", "surprise"]
+    make_affectnet_folders(tmp_path / "AffectNet", [("val", "sad", 1)])  # the official validation set wins over a test folder
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+        test = create_dataset("affectnet", tmp_path, "test", image_size=8)
+    assert test.sample_ids.tolist() == ["val/sad/image0000.jpg"]
+    assert f"ignored 1 entries that are not the split folders ['{train_name}', 'val']: ['{test_name}']" in caplog.text
+
+
+def test_image_folders_missing_split_names_the_folders_tried(tmp_path):
+    folder = make_affectnet_folders(tmp_path, [("Train", "happy", 1)])
+    with pytest.raises(DatasetNotFoundError, match=r"no test split; expected one of \['val', 'test', 'Test'\]"):
+        load_affectnet(folder, "test")
+
+
+SEVEN_NAMES = ("anger", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        (
+            [(split, name, 1) for split in ("train", "val") for name in SEVEN_NAMES],
+            {"anger": "angry", "disgust": "disgust", "fear": "fear", "happy": "happy", "neutral": "neutral", "sad": "sad", "surprise": "surprise"},
+        ),
+        (
+            [(split, str(i), 1) for split in ("train", "val") for i in range(7)],
+            {"0": "neutral", "1": "happy", "2": "sad", "3": "surprise", "4": "fear", "5": "disgust", "6": "angry"},
+        ),
+    ],
+    ids=["names-without-contempt", "ids-0-6"],
+)
+def test_seven_class_copies_are_located(tmp_path, layout, expected):
+    make_affectnet_folders(tmp_path / "AffectNet", layout)
+    train = create_dataset("affectnet", tmp_path, "train", image_size=8, classes=7)
+    assert train.class_names == CLASSES_8[:7]
+    assert {sample.split("/")[1]: train.class_names[label] for sample, label in zip(train.sample_ids, train.labels)} == expected
+
+
+# RAF-DB's Kaggle copy: numeric class folders too, but RAF-DB ids 1..7 (1 surprise .. 7 neutral).
+RAFDB_KAGGLE = [
+    ("train", "5", "train_00001_aligned.jpg"),
+    ("train", "1", "train_00002_aligned.jpg"),
+    ("train", "7", "train_00003_aligned.jpg"),
+    ("test", "3", "test_0001_aligned.jpg"),
+]
+
+
+@pytest.mark.parametrize(
+    ("renamed", "reason"),
+    [(False, "it holds RAF-DB's aligned face .*train_0000"), (True, r"class folders \['1', '3', '5', '7'\] are numbered from 1")],
+    ids=["aligned-names", "renamed-files"],
+)
+def test_rafdb_kaggle_copy_is_refused(tmp_path, renamed, reason):
+    dataset = tmp_path / "RAF-DB" / "DATASET"
+    for i, (split, label, name) in enumerate(RAFDB_KAGGLE):
+        write_flat(dataset / split / label / (f"image{i:04d}.jpg" if renamed else name), 100)
+    with pytest.raises(DatasetFormatError, match=f"{dataset} looks like RAF-DB's Kaggle layout .*{reason}") as info:
+        create_dataset("affectnet", dataset, "train", use_cache=False)
+    assert "Load it as rafdb" in str(info.value)
+
+
+# --- official release with .npy annotations: <split>_set/images/<N>.jpg + annotations/<N>_exp.npy -----------------
+
+# (N, stored expression) per split folder; the grey value of image N is 10 + 10 * N. Ids are stored as strings in
+# the release (np.array('3')); a 1-element numeric array must work too. 8 = none and 10 = no-face are not expressions.
+NPY_ROWS = {"train_set": [(0, "1"), (2, np.array([6])), (10, "7"), (11, "8"), (12, np.array(10.0))], "val_set": [(3, "3"), (5, "0")]}
+
+
+def make_affectnet_npy(folder, rows=NPY_ROWS):
+    for split, items in rows.items():
+        (folder / split / "annotations").mkdir(parents=True)
+        for n, expression in items:
+            write_flat(folder / split / "images" / f"{n}.jpg", 10 + 10 * n)
+            np.save(folder / split / "annotations" / f"{n}_exp.npy", np.asarray(expression))
+            for other, value in (("val", "0.25"), ("aro", "-0.5"), ("lnd", "1.0;2.0")):
+                np.save(folder / split / "annotations" / f"{n}_{other}.npy", np.array(value))
+    return folder
+
+
+def test_npy_release_labels_drops_and_pixels(tmp_path, caplog):
+    make_affectnet_npy(tmp_path / "AffectNet")
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+        train = create_dataset("affectnet", tmp_path, "train", image_size=8, use_cache=False)
+    assert "dropped 2 rows that hold no expression: {'no-face': 1, 'none': 1}" in caplog.text
+    assert train.sample_ids.tolist() == ["train_set/images/0.jpg", "train_set/images/2.jpg", "train_set/images/10.jpg"]
+    assert [train.class_names[i] for i in train.labels] == ["happy", "angry", "contempt"]
+    np.testing.assert_allclose(train.images.reshape(3, -1).mean(axis=1), [10, 30, 110], atol=2)
+    test = create_dataset("affectnet", tmp_path, "validation", image_size=8)
+    assert test.split == "test" and test.sample_ids.tolist() == ["val_set/images/3.jpg", "val_set/images/5.jpg"]
+    assert [test.class_names[i] for i in test.labels] == ["surprise", "neutral"]
+
+
+def test_npy_release_seven_classes_and_all(tmp_path, caplog):
+    folder = make_affectnet_npy(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+        dataset = load_affectnet(folder, "all", image_size=8, classes=7, use_cache=False)
+    assert "dropped 1 contempt samples (classes=7)" in caplog.text
+    assert dataset.class_names == CLASSES_8[:7] and dataset.meta["split"].tolist() == ["train", "train", "test", "test"]
+    assert [dataset.class_names[i] for i in dataset.labels] == ["happy", "angry", "surprise", "neutral"]
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (np.array("happy"), r"expression 'happy' is not an expression id; AffectNet uses 0..7"),
+        (np.array("11"), r"expression '11' is not an expression id"),
+        (np.array(2.5), r"expression 2.5 is not an expression id"),
+        (np.array(["1", "2"]), r"holds 2 values; expected one expression id"),
+        (b"not a numpy file", r"is not a readable .npy file"),
+    ],
+    ids=["name", "id-11", "fraction", "two-values", "not-npy"],
+)
+def test_npy_release_bad_annotation_is_named(tmp_path, value, error):
+    folder = make_affectnet_npy(tmp_path)
+    annotation = folder / "train_set/annotations/2_exp.npy"
+    if isinstance(value, bytes):
+        annotation.write_bytes(value)
+    else:
+        np.save(annotation, value)
+    with pytest.raises(DatasetFormatError, match=error) as info:
+        load_affectnet(folder, "train", use_cache=False)
+    assert str(annotation) in str(info.value)
+
+
+def test_npy_release_missing_and_unannotated_images(tmp_path, caplog):
+    folder = make_affectnet_npy(tmp_path)
+    write_flat(folder / "val_set/images/99.jpg", 0)
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+        assert len(load_affectnet(folder, "test", image_size=8, use_cache=False)) == 2
+    assert "1 files have no _exp.npy" in caplog.text
+    (folder / "val_set/images/5.jpg").unlink()
+    with pytest.raises(DatasetNotFoundError, match=r"val_set/images/5.jpg is missing but .*val_set/annotations/5_exp.npy annotates it"):
+        load_affectnet(folder, "test")
+    shutil.rmtree(folder / "train_set/annotations")
+    with pytest.raises(DatasetNotFoundError, match=r"train_set/annotations does not exist"):
+        load_affectnet(folder, "train")
+
+
+def test_not_found_names_every_layout(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        create_dataset("affectnet", tmp_path)
+    message = str(info.value)
+    assert "Manually_Annotated_file_lists" in message and "train_set/" in message and "annotations/<N>_exp.npy" in message and "Test/" in message
+    write_flat(tmp_path / "AffectNet" / "images" / "a.jpg", 0)
+    with pytest.raises(DatasetNotFoundError, match=r"train_set/ and val_set/ \(images/<N>.jpg \+ annotations/<N>_exp.npy\)"):
+        load_affectnet(tmp_path / "AffectNet", "train")
