@@ -24,7 +24,8 @@ def scan_class_folders(
     ``label_of`` gives a class folder's label (index into ``classes``); by default folder names may use any alias
     of a class name (``anger``, ``Sadness``). An unknown folder, two folders of one class and a copy without any
     image are errors. Files that are not images are not silently dropped: their number is logged as a warning.
-    A class whose folder is missing or holds no image is an error with ``require_all``, else a warning naming it.
+    A class whose folder is missing or holds no image is an error with ``require_all``; without it, the caller (which
+    knows which classes it keeps) warns about the classes absent from the result.
     """
     if not folder.is_dir():
         raise DatasetNotFoundError(f"Expected a folder of class sub-folders at {folder}")
@@ -58,6 +59,4 @@ def scan_class_folders(
     empty = [name for label, name in sorted(seen.items()) if label not in found]
     if require_all and empty:
         raise DatasetFormatError(f"{folder}: the class folders {empty} hold no images: a partial download or unzip? re-extract it")
-    if missing or empty:
-        log.warning("%s: classes without images get 0 samples: no folder for %s, empty folders %s", folder, missing, empty)
     return samples
