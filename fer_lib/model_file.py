@@ -128,15 +128,19 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, info: ModelInfo) 
     return path
 
 
+def model_file_path(path_or_run_dir: str | os.PathLike[str]) -> Path:
+    """The model file ``path_or_run_dir`` names: itself, or the :data:`MODEL_FILE` of a run folder."""
+    path = Path(path_or_run_dir)
+    return path / MODEL_FILE if path.is_dir() else path
+
+
 def load_model(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:
     """Load a model file (or the :data:`MODEL_FILE` of a run folder): the model in eval mode on ``device``, and its info.
 
     Loads with ``weights_only=True``. A missing file, a file that is not ours (another pickle, a bare state dict),
     one of a newer format, or one naming an unknown model raises :class:`ConfigError` naming the file.
     """
-    path = Path(path_or_run_dir)
-    if path.is_dir():
-        path = path / MODEL_FILE
+    path = model_file_path(path_or_run_dir)
     if not path.is_file():
         raise ConfigError(f"Model file {path} does not exist: pass the model.pt of an exported run, or {EXPORT_FIX}")
     try:

@@ -3,6 +3,7 @@ bad input through the library and the command line, and the first 2 s of the rea
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 
 from fer_lib.__main__ import main
 from fer_lib.errors import ConfigError
-from fer_lib.model_file import ModelInfo, save_model
+from fer_lib.model_file import ModelInfo, default_model_path, save_model
 from fer_lib.models import create_model
 from fer_lib.preprocess.face_crop import FaceCrop
 from fer_lib.video import FaceClassifier, NoFaceFoundWarning, VideoOptions, analyze_video
@@ -28,11 +29,12 @@ FACE = 96
 MOVING = 12  # frames 0-11: face A moves right
 BLANK = 3  # frames 12-14: no face
 TOGETHER = 8  # frames 15-22: face A still, face B beside it
+REPO_RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory: pytest.TempPathFactory) -> FaceClassifier:
-    """A real model file (an untrained FER2013-shaped ResNet18) written by save_model and loaded as the CLI would."""
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real model file (an untrained FER2013-shaped ResNet18) written by save_model."""
     torch.manual_seed(0)
     model = create_model("resnet18_fer", num_classes=7, in_chans=1, img_size=48, stem_stride=4)
     info = ModelInfo(
@@ -40,8 +42,13 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> FaceClassifier:
         mean=(0.5,), std=(0.25,), crop=FaceCrop(size=48, grayscale=True, margin=0.1, align=False), run="untrained", dataset="fer2013",
         protocol="honest", epoch=0, metrics={}, git_sha="test",
     )  # fmt: skip
-    path = save_model(tmp_path_factory.mktemp("model") / "model.pt", model.eval(), info)
-    return FaceClassifier.from_file(path, precision="none")
+    return save_model(tmp_path_factory.mktemp("model") / "model.pt", model.eval(), info)
+
+
+@pytest.fixture(scope="module")
+def classifier(model_path: Path) -> FaceClassifier:
+    """The model file loaded as the CLI would."""
+    return FaceClassifier.from_file(model_path, precision="none")
 
 
 def _face(fer_data: Path, name: str) -> np.ndarray:
@@ -124,6 +131,30 @@ def test_no_video_and_max_seconds(synthetic_video: Path, classifier: FaceClassif
     assert pd.read_csv(result.csv)["frame"].max() == 5  # frames at 0.0 ... 0.5 s
     summary = json.loads(result.summary.read_text())
     assert summary["frames"] == 6 and summary["frames_with_face"] == 6 and summary["face_ids"] == 1
+
+
+def test_summary_names_the_model_file(synthetic_video: Path, model_path: Path, tmp_path: Path) -> None:
+    """The summary names the run and the exact weights (the model file's sha256), loaded from the file or its folder."""
+    for given in (model_path, model_path.parent):
+        result = analyze_video(synthetic_video, tmp_path / given.name, FaceClassifier.from_file(given, precision="none"), VideoOptions(write_video=False, max_seconds=0.2), progress=False)
+        summary = json.loads(result.summary.read_text())
+        assert (summary["model"], summary["model_sha256"]) == ("untrained", hashlib.sha256(model_path.read_bytes()).hexdigest())
+
+
+def test_committed_video_outputs_come_from_the_committed_default_model() -> None:
+    """results/07_video was made by the model the study's video step uses now (the committed FER2013 model with the
+    best honest accuracy), with these very weights: a run re-made since then (same name, new weights) makes it stale."""
+    summaries = sorted((REPO_RESULTS / "07_video").glob("*_summary.json"))
+    assert summaries, f"no *_summary.json under {REPO_RESULTS / '07_video'}: run python -m fer_lib study --only 07_video"
+    default = default_model_path(REPO_RESULTS / "runs")
+    digest = hashlib.sha256(default.read_bytes()).hexdigest()
+    for path in summaries:
+        summary = json.loads(path.read_text())
+        made_by = (summary["model"], summary.get("model_sha256"))
+        assert made_by == (default.parent.name, digest), (
+            f"{path} was made by {made_by}, the study's video step now uses {default} (sha256 {digest}): "
+            "re-make it with python -m fer_lib study --profile cpu --results results --only 07_video"
+        )
 
 
 def test_video_without_faces(classifier: FaceClassifier, tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ the survey sees the field going (§6); ``benchmarks/video_fps.py`` measures each
 
 Outputs in ``out_dir`` (named after the input): ``<stem>_frames.csv`` (one row per face per frame; a frame without a
 face is one row with empty face fields), ``<stem>_annotated.mp4`` (unless ``write_video=False``),
-``<stem>_timeline.png`` and ``<stem>_summary.json``; all appear together, only when the run succeeded.
+``<stem>_timeline.png`` and ``<stem>_summary.json`` (counts, options, stage times, and the model: its run name and its
+model file's sha256); all appear together, only when the run succeeded.
 """
 
 from __future__ import annotations
@@ -249,6 +250,7 @@ def analyze_frames(
         summary = {
             "source": source,
             "model": classifier.info.run,
+            "model_sha256": classifier.file_sha256,
             "class_names": list(classifier.class_names),
             "options": asdict(options),
             "frames": counts["frames"],
