@@ -39,7 +39,7 @@ from .model_card import write_model_card
 from .models import create_model
 from .preprocess.face_crop import FaceCrop, Framing, measure_framing
 from .preprocess.normalize import Normalize
-from .runs import CONFIG_FILE, LOCAL_MODEL_FILE, METRICS_FILE, MODEL_FILE
+from .runs import CONFIG_FILE, LOCAL_MODEL_FILE, METRICS_FILE, MODEL_FILE, run_model_file
 
 log = logging.getLogger(__name__)
 FORMAT = "fer_lib.model"
@@ -128,15 +128,27 @@ def save_model(path: str | os.PathLike[str], model: nn.Module, info: ModelInfo) 
     return path
 
 
+def model_file_path(path_or_run_dir: str | os.PathLike[str]) -> Path:
+    """The model file ``path_or_run_dir`` names: itself, or a run folder's committed :data:`MODEL_FILE`, else its
+    :data:`LOCAL_MODEL_FILE` (a model too large to commit, on the machine that trained it). A folder with neither is a
+    :class:`ConfigError` saying why (a k-fold run, a model trained elsewhere, a run not exported, not a finished run)."""
+    path = Path(path_or_run_dir)
+    if not path.is_dir():
+        return path
+    if (file := run_model_file(path)) is not None:
+        return file
+    from .cross_dataset import _why_no_model_file  # cross_dataset.py imports this module
+
+    raise ConfigError(f"{path} has no model file ({MODEL_FILE}, nor {LOCAL_MODEL_FILE}): {_why_no_model_file(path)}")
+
+
 def load_model(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:
-    """Load a model file (or the :data:`MODEL_FILE` of a run folder): the model in eval mode on ``device``, and its info.
+    """Load a model file (or a run folder's, :func:`model_file_path`): the model in eval mode on ``device``, and its info.
 
     Loads with ``weights_only=True``. A missing file, a file that is not ours (another pickle, a bare state dict),
     one of a newer format, or one naming an unknown model raises :class:`ConfigError` naming the file.
     """
-    path = Path(path_or_run_dir)
-    if path.is_dir():
-        path = path / MODEL_FILE
+    path = model_file_path(path_or_run_dir)
     if not path.is_file():
         raise ConfigError(f"Model file {path} does not exist: pass the model.pt of an exported run, or {EXPORT_FIX}")
     try:

@@ -28,6 +28,7 @@ from fer_lib.model_file import (
     export_run_model,
     fp16_state,
     load_model,
+    model_file_path,
     save_model,
     to_model_input,
 )
@@ -131,6 +132,35 @@ def test_unknown_model_and_non_torch_and_missing_files_are_refused(tmp_path):
         load_model(text)
     with pytest.raises(ConfigError, match="does not exist"):
         load_model(tmp_path / "missing" / MODEL_FILE)
+
+
+def test_a_run_folder_names_its_committed_else_its_local_model_file(tmp_path):
+    """A model too large to commit is written to checkpoints/model.pt: a run folder given as the model finds it."""
+    run = tmp_path / "irnet__fer2013__cpu__s1"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps([_record("honest", 0.6)]))
+    local = save_model(run / LOCAL_MODEL_FILE, small_model(), small_info())
+    assert model_file_path(run) == local and load_model(run)[1] == small_info()
+    committed = save_model(run / MODEL_FILE, small_model(), small_info())
+    assert model_file_path(run) == committed
+    assert model_file_path(tmp_path / "given.pt") == tmp_path / "given.pt"  # a file path is taken as it is
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"n_folds": 10, "dataset": "ckplus"}, "it is a 10-fold run on ckplus .*only single-split runs"),
+        ({"params": 20_000_000}, "resnet18_fer.s fp16 weights .* too large to commit .*as checkpoints/model.pt .*re-run it there"),
+        ({}, "export it with `python -m fer_lib export-model .*run`"),
+    ],
+    ids=["kfold", "too-large-trained-elsewhere", "not-exported"],
+)
+def test_a_run_folder_without_a_model_file_says_why(tmp_path, changes, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps([_record("honest", 0.6) | changes]))
+    with pytest.raises(ConfigError, match=f"{run} has no model file \\(model.pt, nor checkpoints/model.pt\\): {message}"):
+        load_model(run)
 
 
 def test_to_model_input_matches_the_engine_normalisation(fer_data):

@@ -76,6 +76,34 @@ def test_missing_file(tmp_path: Path) -> None:
         read_video(tmp_path / "nope.mp4")
 
 
+def test_folder_or_device_is_not_called_missing(tmp_path: Path) -> None:
+    """A path that exists but is no regular file says what it is, not that it does not exist."""
+    _write_video(tmp_path / "clip", _frames(2))
+    with pytest.raises(VideoReadError, match=r"is a folder, not a video file: pass one of the videos in it \(it holds: clip\."):
+        video_info(tmp_path)
+    with pytest.raises(VideoReadError, match=r"/dev/null is not a regular file"):
+        video_info("/dev/null")
+
+
+def test_cut_mp4_without_its_index(tmp_path: Path) -> None:
+    """An mp4 whose index (moov) comes last, cut short, does not open at all: the message names that cause, and its
+    ffmpeg command is quoted for the shell and writes beside the input."""
+    folder = tmp_path / "my videos"
+    folder.mkdir()
+    path = folder / "my clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        writer.write(rng.integers(0, 256, (48, 64, 3), np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    assert data.rfind(b"moov") > len(data) // 2, "OpenCV's mp4 muxer writes the index last"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoReadError, match=r"my clip\.mp4 \(OpenCV cannot open it: a file cut short by an interrupted download or copy") as error:
+        video_info(path)
+    assert f"ffmpeg -i '{path}' -c:v libx264 '{folder}/my clip_h264.mp4'" in str(error.value)
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.mp4"
     path.write_bytes(b"")

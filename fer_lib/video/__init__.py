@@ -6,6 +6,7 @@ file with constant memory (``python -m fer_lib video INPUT``).
 
 from .annotate import FaceAnnotation, draw_faces
 from .classify import FaceClassifier
+from .outputs import VideoWriteError
 from .pipeline import NoFaceFoundWarning, VideoAnalysis, VideoOptions, analyze_frames, analyze_video, video_detector
 from .reader import (
     TimedFrame,
@@ -35,6 +36,7 @@ __all__ = [
     "VideoNotFoundError",
     "VideoOptions",
     "VideoReadError",
+    "VideoWriteError",
     "analyze_frames",
     "analyze_video",
     "box_iou",

@@ -9,6 +9,7 @@ too), else in float32.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from typing import Literal
 
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from ..engine.precision import resolve_amp
-from ..model_file import ModelInfo, default_model_path, load_model, to_model_input
+from ..model_file import ModelInfo, default_model_path, load_model, model_file_path, to_model_input
 from ..preprocess.face_crop import FaceCrop
 
 Precision = Literal["auto", "bf16", "none"]
@@ -27,16 +28,20 @@ class FaceClassifier:
     """``classifier(faces)`` -> class probabilities ``(N, K)`` float32 for uint8 face crops ``(N, S, S, C)``
     made with :attr:`crop` (:func:`fer_lib.preprocess.face_crop.crop_faces`)."""
 
-    def __init__(self, model: nn.Module, info: ModelInfo, precision: Precision = "auto") -> None:
+    def __init__(self, model: nn.Module, info: ModelInfo, precision: Precision = "auto", file_sha256: str | None = None) -> None:
         self.model = model.eval().to(memory_format=torch.channels_last)
         self.info = info
         self.precision = resolve_amp(precision, torch.device("cpu"))
+        # The model file's digest, when loaded from one: outputs name the exact weights that made them, so a video
+        # analysed before its run was re-made (same run name, new weights) can be told apart.
+        self.file_sha256 = file_sha256
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str] | None = None, precision: Precision = "auto") -> "FaceClassifier":
         """Load a model file or run folder (``None``: :func:`fer_lib.model_file.default_model_path`)."""
-        model, info = load_model(default_model_path() if path is None else path)
-        return cls(model, info, precision)
+        file = model_file_path(default_model_path() if path is None else path)
+        model, info = load_model(file)
+        return cls(model, info, precision, hashlib.sha256(file.read_bytes()).hexdigest())
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -1,15 +1,20 @@
 """``python -m fer_lib video INPUT``: the video pipeline from the command line.
 
 Warnings (a file cut short, no face found) are printed as one ``warning:`` line each after the run; configuration
-errors are :class:`~fer_lib.errors.ConfigError`, which the command line prints as one line (exit code 2).
+errors are :class:`~fer_lib.errors.ConfigError`, which the command line prints as one line (exit code 2). SIGTERM (a
+``kill``, a job scheduler's time limit) ends the run as Ctrl-C does: its temporary files are removed (exit code 143).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 import warnings
 from pathlib import Path
+from types import FrameType
+from typing import Iterator
 
 # Option name on the command line -> VideoOptions field; an option not given keeps VideoOptions' default.
 OPTION_FIELDS = {
@@ -65,7 +70,7 @@ def run_video(args: argparse.Namespace) -> int:
     given = {field: getattr(args, option) for option, field in OPTION_FIELDS.items() if hasattr(args, option)}
     options = VideoOptions(write_video=not args.no_video, **given)
     out = Path(args.out) if args.out else Path("video_out") / Path(args.input).stem
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, _exit_on_sigterm():
         warnings.simplefilter("always")
         result = analyze_video(args.input, out, args.model, options)
     for warning in caught:
@@ -76,3 +81,18 @@ def run_video(args: argparse.Namespace) -> int:
         f"{result.fps:.1f} frames/s; wrote {', '.join(str(p) for p in written)}"
     )
     return 0
+
+
+@contextlib.contextmanager
+def _exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit`` (128 + 15, as the shell reports a killed process) while the run lasts: the
+    pipeline's ``finally`` blocks then remove its temporary files, which a bare SIGTERM would leave."""
+
+    def exit_(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -10,13 +10,18 @@ the survey sees the field going (§6); ``benchmarks/video_fps.py`` measures each
 
 Outputs in ``out_dir`` (named after the input): ``<stem>_frames.csv`` (one row per face per frame; a frame without a
 face is one row with empty face fields), ``<stem>_annotated.mp4`` (unless ``write_video=False``),
-``<stem>_timeline.png`` and ``<stem>_summary.json``; all appear together, only when the run succeeded.
+``<stem>_timeline.png`` and ``<stem>_summary.json`` (counts, options, stage times, ``duration_s`` — the time the frames
+cover: the last frame's time plus 1/fps where the rate is known — and the model: its run name and its model file's
+sha256); all appear together, only when the run succeeded. A run without the video removes the annotated mp4 an earlier run left
+in ``out_dir``, so the folder describes one run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import math
 import os
 import time
 import warnings
@@ -37,7 +42,7 @@ from ..viz.video import plot_timeline
 from .annotate import FaceAnnotation, draw_faces
 from .classify import FaceClassifier
 from .detection import FaceFinder
-from .outputs import FrameTableWriter, StagedFiles, open_video_writer, prepare_output_dir
+from .outputs import FrameTableWriter, StagedFiles, VideoFileWriter, prepare_output_dir
 from .reader import TimedFrame, iter_timed_frames, video_info
 from .smoothing import ProbabilitySmoother
 from .tracking import IouTracker
@@ -62,12 +67,15 @@ class VideoOptions:
         rescan_s: scan the whole frame for faces at least this often, in seconds; in between, only windows around the
             tracked faces are searched, so a face entering the picture is found up to this late (0: always the whole frame).
         detect_size: longer side, in pixels, of the grey copy the detector sees; the smallest face found is about
-            ``20 × (frame's longer side) / detect_size`` pixels (50 px in a 640-px frame at 256).
+            ``20 × (frame's longer side) / detect_size`` pixels (50 px in a 640-px frame at 256), and never under 20 px:
+            a frame smaller than ``detect_size`` is seen as it is, not enlarged.
         batch_frames: frames whose faces are classified in one forward pass.
         write_video: write the annotated mp4 (the CSV, timeline and summary are always written).
         max_seconds: stop before the first frame at or after this time (``None``: the whole video).
         max_gap_s: a face the detector loses for up to this long keeps its id when found again near its last box.
         min_iou: box overlap a detection needs with a face's last box to continue that face.
+
+    Times must be finite (the summary records the options, and JSON has no infinity).
     """
 
     smooth_s: float = 0.5
@@ -82,19 +90,21 @@ class VideoOptions:
 
     def __post_init__(self) -> None:
         problems = []
-        if not self.smooth_s >= 0:
-            problems.append(f"smooth_s (--smooth) must be >= 0 seconds, got {self.smooth_s}")
+        if not (math.isfinite(self.smooth_s) and self.smooth_s >= 0):
+            problems.append(f"smooth_s (--smooth) must be a finite number of seconds >= 0, got {self.smooth_s}")
         for name, flag in (("detect_every", "--detect-every"), ("batch_frames", "--batch-frames")):
             if getattr(self, name) < 1:
                 problems.append(f"{name} ({flag}) must be >= 1, got {getattr(self, name)}")
         if self.detect_size < 2 * MIN_FACE_PX:
             problems.append(f"detect_size (--detect-size) must be >= {2 * MIN_FACE_PX} pixels, got {self.detect_size}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
-            problems.append(f"max_seconds (--max-seconds) must be > 0, got {self.max_seconds}")
-        if not self.rescan_s >= 0:
-            problems.append(f"rescan_s (--rescan) must be >= 0 seconds, got {self.rescan_s}")
-        if not 0 < self.min_iou <= 1 or self.max_gap_s < 0:
-            problems.append(f"min_iou must be in (0, 1] and max_gap_s >= 0, got {self.min_iou} and {self.max_gap_s}")
+        if self.max_seconds is not None and not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            problems.append(
+                f"max_seconds (--max-seconds) must be a finite number of seconds > 0 (leave it out for the whole video), got {self.max_seconds}"
+            )
+        if not (math.isfinite(self.rescan_s) and self.rescan_s >= 0):
+            problems.append(f"rescan_s (--rescan) must be a finite number of seconds >= 0, got {self.rescan_s}")
+        if not (0 < self.min_iou <= 1 and math.isfinite(self.max_gap_s) and self.max_gap_s >= 0):
+            problems.append(f"min_iou must be in (0, 1] and max_gap_s finite and >= 0, got {self.min_iou} and {self.max_gap_s}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -168,11 +178,11 @@ def analyze_video(
     (:class:`~fer_lib.video.reader.TruncatedVideoWarning`).
     """
     info = video_info(path)
-    out = prepare_output_dir(out_dir)
     classifier = model if isinstance(model, FaceClassifier) else FaceClassifier.from_file(model)
-    expected = (
-        info.frame_count if options.max_seconds is None or info.fps <= 0 else min(info.frame_count, int(np.ceil(options.max_seconds * info.fps)))
-    )
+    out = prepare_output_dir(out_dir)  # once the model loaded: a bad --model leaves no empty folder behind
+    expected = info.frame_count
+    if options.max_seconds is not None and info.fps > 0:
+        expected = math.ceil(min(options.max_seconds * info.fps, info.frame_count))  # the product may overflow to inf
     frames = iter_timed_frames(info.path, options.max_seconds)
     return analyze_frames(frames, out, info.path.stem, classifier, options, detector, info.fps, expected, progress, source=str(info.path))
 
@@ -191,17 +201,31 @@ def analyze_frames(
 ) -> VideoAnalysis:
     """Analyse a stream of BGR :class:`TimedFrame` s (a decoded file, a camera, a generator) into ``out_dir/<name>_*``.
 
-    ``fps`` is the annotated video's frame rate (the stream's nominal rate; 25 when unknown), ``expected_frames`` the
-    progress bar's total, ``source`` what the summary and messages call the stream.
+    ``fps`` is the stream's nominal frame rate (0: unknown; the annotated video then plays at 25), ``expected_frames``
+    the progress bar's total, ``source`` what the summary and messages call the stream. The annotated video has the
+    first frame's size: a later frame of another size is resized to it.
     """
     start = time.perf_counter()
     finder = FaceFinder(detector or video_detector(options.detect_size), options.rescan_s)
     clock = StageClock()
     source = source or name
+    decoded = clock.timed(frames, "decode")
+    video_name = f"{name}_annotated.mp4"
     with StagedFiles(out_dir) as staged:
-        csv_path, video_path = staged.temporary(f"{name}_frames.csv"), staged.temporary(f"{name}_annotated.mp4") if options.write_video else None
+        first = next(decoded, None)
+        if first is None:
+            raise ConfigError(
+                f"{source} yielded no frame (before --max-seconds {options.max_seconds}); pass a longer video or a larger --max-seconds"
+            )
+        writer = None
+        if options.write_video:
+            # Opened before any frame is analysed: a rate or size the encoder refuses fails at once.
+            size = (first.image.shape[1], first.image.shape[0])
+            writer = VideoFileWriter(staged.temporary(video_name), fps if fps > 0 else 25.0, size, out_dir / video_name)
+        else:
+            staged.remove_stale(video_name)
+        csv_path = staged.temporary(f"{name}_frames.csv")
         table = FrameTableWriter(csv_path, classifier.class_names)
-        writer: cv2.VideoWriter | None = None
         counts = {"frames": 0, "frames_with_face": 0}
         frame_side = 0
         tracker = IouTracker(options.min_iou, options.max_gap_s)
@@ -209,7 +233,7 @@ def analyze_frames(
         carried: list[tuple[int, np.ndarray]] = []
         bar = tqdm(total=expected_frames, unit="frame", desc=name, disable=not progress, leave=False)
         try:
-            for batch in _batches(clock.timed(frames, "decode"), options.batch_frames):
+            for batch in _batches(itertools.chain([first], decoded), options.batch_frames):
                 faces_per_frame = []
                 for frame in batch:
                     if counts["frames"] % options.detect_every == 0:
@@ -218,9 +242,6 @@ def analyze_frames(
                     counts["frames"] += 1
                 probabilities = _classify(batch, faces_per_frame, classifier, clock)
                 frame_side = max(frame_side, *batch[0].image.shape[:2])
-                if options.write_video and writer is None:
-                    height, width = batch[0].image.shape[:2]
-                    writer = open_video_writer(video_path, fps if fps > 0 else 25.0, (width, height))
                 offsets = np.cumsum([0, *(len(faces) for faces in faces_per_frame)])
                 for k, (frame, faces) in enumerate(zip(batch, faces_per_frame)):
                     annotations = _smooth_and_record(frame, faces, probabilities[offsets[k] : offsets[k + 1]], smoother, table, clock)
@@ -234,10 +255,9 @@ def analyze_frames(
             table.close()
             if writer is not None:
                 writer.release()
-        if counts["frames"] == 0:
-            raise ConfigError(
-                f"{source} yielded no frame (before --max-seconds {options.max_seconds}); pass a longer video or a larger --max-seconds"
-            )
+        if writer is not None:
+            with clock("encode"):
+                writer.check()
         with clock("write"):
             frame_table = pd.read_csv(csv_path)
             figure = plot_timeline(frame_table, classifier.class_names, title=f"{name}: class probabilities (smoothed over {options.smooth_s:g} s)")
@@ -249,24 +269,23 @@ def analyze_frames(
         summary = {
             "source": source,
             "model": classifier.info.run,
+            "model_sha256": classifier.file_sha256,
             "class_names": list(classifier.class_names),
             "options": asdict(options),
             "frames": counts["frames"],
             "frames_with_face": counts["frames_with_face"],
             "face_ids": face_ids,
-            "duration_s": round(float(frame_table["time_s"].max()), 4),
+            "duration_s": round(float(frame_table["time_s"].max()) + (1 / fps if fps > 0 else 0.0), 4),
             "labels_per_face": _label_counts(frame_table),
             "stage_seconds": {k: round(v, 4) for k, v in clock.seconds.items()},
             "wall_s": round(wall_s, 4),
         }
-        summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
         staged.commit()
     if counts["frames_with_face"] == 0:
-        smallest = round(MIN_FACE_PX * frame_side / options.detect_size)
         warnings.warn(
             f"No face found in any of the {counts['frames']} frames of {source}: {out_dir / (name + '_frames.csv')} holds one face-less "
-            f"row per frame. The detector finds frontal faces of at least about {smallest} px here; for smaller faces raise "
-            f"detect_size (--detect-size {2 * options.detect_size})",
+            f"row per frame. {_smallest_face_advice(frame_side, options.detect_size)}",
             NoFaceFoundWarning,
             stacklevel=2,
         )
@@ -282,6 +301,20 @@ def analyze_frames(
         class_names=tuple(classifier.class_names),
         stage_seconds=dict(clock.seconds),
         wall_s=time.perf_counter() - start,
+    )
+
+
+def _smallest_face_advice(frame_side: int, detect_size: int) -> str:
+    """The smallest face the detector finds in frames whose longer side is ``frame_side``, and how to find smaller ones."""
+    if frame_side > detect_size:
+        smallest = round(MIN_FACE_PX * frame_side / detect_size)
+        return (
+            f"The detector finds frontal faces of at least about {smallest} px here; for smaller faces raise detect_size "
+            f"(--detect-size {min(2 * detect_size, frame_side)}; at {frame_side}, the frames' longer side, it finds faces of about {MIN_FACE_PX} px)"
+        )
+    return (
+        f"The detector finds frontal faces of at least about {MIN_FACE_PX} px; it already sees these {frame_side}-px frames at full size "
+        "and never enlarges them, so a larger --detect-size finds no smaller face: smaller faces need a video of higher resolution"
     )
 
 

@@ -13,6 +13,7 @@ of it, :class:`TruncatedVideoWarning` says how many frames were read, or, where 
 from __future__ import annotations
 
 import os
+import shlex
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,8 @@ class VideoNotFoundError(ConfigError, FileNotFoundError):
 
 
 class VideoReadError(ConfigError, ValueError):
-    """The file is empty, not a video OpenCV can decode, or (when every frame was required) cut short."""
+    """The path is not a file (a folder, a device), or the file is empty, not a video OpenCV can decode, or (when every
+    frame was required) cut short."""
 
 
 class TruncatedVideoWarning(UserWarning):
@@ -65,16 +67,23 @@ class TimedFrame:
 
 def _open(path: str | os.PathLike[str]) -> tuple[cv2.VideoCapture, VideoInfo]:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise VideoNotFoundError(f"Video file {path} does not exist: check the path (the folder holds: {_listing(path.parent)})")
+    if path.is_dir():
+        raise VideoReadError(f"{path} is a folder, not a video file: pass one of the videos in it (it holds: {_listing(path)})")
+    if not path.is_file():
+        raise VideoReadError(f"{path} is not a regular file (a device, pipe or socket), not a video file: pass a video file such as .mp4 or .avi")
     if path.stat().st_size == 0:
         raise VideoReadError(f"empty or unreadable video: {path} is 0 bytes (an interrupted download or copy?); copy the video again")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
+        # Written beside the input, quoted for the shell: the command works as printed, from any folder.
+        reencode = f"ffmpeg -i {shlex.quote(str(path))} -c:v libx264 {shlex.quote(str(path.with_name(f'{path.stem}_h264.mp4')))}"
         raise VideoReadError(
-            f"empty or unreadable video: {path} (OpenCV cannot open it: not a video container, or a codec this OpenCV build lacks); "
-            f"pass a video file such as .mp4 or .avi, or re-encode it: ffmpeg -i {path} -c:v libx264 {path.stem}_h264.mp4"
+            f"empty or unreadable video: {path} (OpenCV cannot open it: a file cut short by an interrupted download or copy, e.g. "
+            "an mp4 whose index comes last, not a video container, or a codec this OpenCV build lacks); copy the video again if "
+            f"it may be incomplete, pass a video file such as .mp4 or .avi, or re-encode it: {reencode}"
         )
     info = VideoInfo(
         path=path,
