@@ -26,10 +26,9 @@ class DatasetSpec:
 
     ``markers`` are ``/``-separated paths relative to a candidate folder whose presence identifies the dataset; the
     candidates are the data root itself and ``root/<folder>`` for each of ``folders`` (first match wins; folder names,
-    too, in any capitalisation). Each
-    marker component is matched against the names in its parent folder ignoring case (copies differ in
-    capitalisation, ``train/Happy``) and may be an :mod:`fnmatch` pattern (``[A-Z][A-Z].*.tif*``), so a marker
-    covers every copy its loader accepts (see :func:`find_path`). ``protocol`` says how the dataset is split for
+    too, in any capitalisation). Each marker component is matched against the names in its parent folder ignoring
+    case (copies differ in capitalisation, ``train/Happy``) and may be an :mod:`fnmatch` pattern
+    (``[A-Z][A-Z].*.tif*``), so a marker covers every copy its loader accepts (see :func:`find_path`). ``protocol`` says how the dataset is split for
     training and evaluation (:mod:`fer_lib.data.protocols`; default subject-independent k-fold).
     """
 
