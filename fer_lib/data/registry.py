@@ -42,6 +42,10 @@ class DatasetSpec:
     source: str
     split_aliases: dict[str, str] = field(default_factory=dict)
     protocol: EvaluationProtocol = SubjectKFold()
+    # The input kind (fer_lib.models: "image", "flow", "clip") the loader serves for each value of its ``modality``
+    # argument, ``None`` for a loader without one; a model trains only on data of the kind it reads
+    # (fer_lib.profiles.check_model_reads). Default: face images.
+    modalities: dict[str | None, str] = field(default_factory=lambda: {None: "image"})
 
     def locate(self, root: Path) -> Path | None:
         """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker. The candidates' folder
