@@ -39,13 +39,13 @@ from .data.base import FaceDataset
 from .data.registry import get_dataset_spec
 from .errors import ConfigError
 from .metrics import SUMMARY_KEYS, classification_metrics
-from .model_file import LOCAL_MODEL_FILE, MODEL_FILE, load_model
+from .model_file import MODEL_FILE, load_model, why_no_model_file
 from .paths import data_root as resolve_data_root
 from .predict import detect_faces
 from .preprocess.detect import FaceDetector, HaarFaceDetector
 from .preprocess.face_crop import FaceCrop, crop_faces
 from .preprocess.normalize import Normalize
-from .runs import METRICS_FILE, run_model_file
+from .runs import run_model_file
 
 log = logging.getLogger(__name__)
 CROSS_DATASET_FILE = "cross_dataset.json"  # the name fer_lib.report.collect reads
@@ -149,28 +149,7 @@ def require_model_file(run_dir: str | os.PathLike[str]) -> Path:
         raise ConfigError(f"Run folder {run_dir} does not exist: pass a folder of results/runs/ (e.g. results/runs/resnet18_fer__fer2013__cpu__s0)")
     if (path := run_model_file(run_dir)) is not None:
         return path
-    raise ConfigError(f"{run_dir} has no {MODEL_FILE}, so it cannot be evaluated on other datasets: {_why_no_model_file(run_dir)}")
-
-
-def _why_no_model_file(run_dir: Path) -> str:
-    from .experiment import FP16_EXPORT_LIMIT  # experiment.py imports the training stack; needed only for this message
-
-    try:
-        records = json.loads((run_dir / METRICS_FILE).read_text())
-        first = records[0]
-    except (OSError, ValueError, IndexError, KeyError, TypeError):
-        return f"it is not a finished run (no readable {METRICS_FILE}); run it to completion first"
-    if "n_folds" in first:
-        folds, dataset = first["n_folds"], first.get("dataset")
-        return f"it is a {folds}-fold run on {dataset} (one model per fold); only single-split runs, e.g. on FER2013, have a model file"
-    fp16_bytes = 2 * int(first.get("params", 0))
-    if fp16_bytes > FP16_EXPORT_LIMIT:
-        return (
-            f"{first.get('model')}'s fp16 weights (about {fp16_bytes / 1e6:.1f} MB) are too large to commit "
-            f"(limit {FP16_EXPORT_LIMIT / 1e6:.0f} MB): only the machine that trained it keeps it, as {LOCAL_MODEL_FILE} "
-            "(its MODEL_CARD.md says so); re-run it there"
-        )
-    return f"export it with `python -m fer_lib export-model {run_dir}`"
+    raise ConfigError(f"{run_dir} has no {MODEL_FILE}, so it cannot be evaluated on other datasets: {why_no_model_file(run_dir)}")
 
 
 def _detected_faces(dataset: FaceDataset, crop: FaceCrop, detector: FaceDetector) -> tuple[np.ndarray, np.ndarray]:

@@ -147,7 +147,28 @@ def train_config(recipe: dict[str, Any], seed: int, device: str) -> TrainConfig:
     unknown = set(recipe) - fields - set(DATA_KEYS)
     if unknown:
         raise ValueError(f"recipe keys {sorted(unknown)} are neither TrainConfig fields nor data settings {DATA_KEYS}")
+    bad_data = _bad_data_settings(recipe)
+    if bad_data:
+        raise ValueError(f"invalid data settings: {'; '.join(bad_data)}")
     return TrainConfig(**{k: v for k, v in recipe.items() if k in fields}, seed=seed, device=device)
+
+
+def _bad_data_settings(recipe: dict[str, Any]) -> list[str]:
+    """What is wrong with the recipe's counts and fractions (``"img_size must be an integer >= 1, got 0"``)."""
+
+    def count(value: Any, least: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+    rules = {
+        "img_size": ("an integer >= 1", lambda v: count(v, 1)),
+        "train_limit": ("null or an integer >= 1", lambda v: v is None or count(v, 1)),
+        "eval_limit": ("null or an integer >= 1", lambda v: v is None or count(v, 1)),
+        "k_folds": ("an integer >= 2", lambda v: count(v, 2)),
+        "max_folds": ("null or an integer >= 1", lambda v: v is None or count(v, 1)),
+        "val_fraction": ("null or a number in (0, 1)", lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1)),
+        "model_kwargs": ("an object of the model's keyword arguments", lambda v: isinstance(v, dict)),
+    }
+    return [f"{key} must be {rule}, got {recipe[key]!r}" for key, (rule, ok) in rules.items() if key in recipe and not ok(recipe[key])]
 
 
 def run_experiment(
@@ -266,11 +287,20 @@ def _checked_recipe(model: str, dataset: str, profile: str, seed: int, device: s
 
 
 def _check_model_arguments(model: str, num_classes: int, in_chans: int, recipe: dict[str, Any]) -> nn.Module:
-    """The model the recipe builds, or a :class:`ConfigError` naming the arguments it refuses."""
+    """The model the recipe builds, or a :class:`ConfigError` naming the arguments it refuses, or the input size it
+    cannot read (one image through it: a size too small for its strides fails here, not in the first training step)."""
+    size, kwargs = recipe["img_size"], recipe["model_kwargs"]
     try:
-        return create_model(model, num_classes, in_chans, recipe["img_size"], **recipe["model_kwargs"])
+        built = create_model(model, num_classes, in_chans, size, **kwargs)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"{model} cannot be built with img_size={recipe['img_size']} and model_kwargs={recipe['model_kwargs']}: {error}") from None
+        raise ConfigError(f"{model} cannot be built with img_size={size} and model_kwargs={kwargs}: {error}") from None
+    try:
+        with torch.no_grad():
+            built.eval()(torch.zeros(1, in_chans, size, size))  # clip models take one frame as a clip of one
+    except (RuntimeError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise ConfigError(f"{model} cannot read {in_chans}×{size}×{size} inputs (img_size={size}, model_kwargs={kwargs}): {first_line}") from None
+    return built.train()
 
 
 def _check_run_folder(folder: RunFolder, config: dict[str, Any], force: bool) -> bool:

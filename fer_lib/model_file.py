@@ -137,9 +137,30 @@ def model_file_path(path_or_run_dir: str | os.PathLike[str]) -> Path:
         return path
     if (file := run_model_file(path)) is not None:
         return file
-    from .cross_dataset import _why_no_model_file  # cross_dataset.py imports this module
+    raise ConfigError(f"{path} has no model file ({MODEL_FILE}, nor {LOCAL_MODEL_FILE}): {why_no_model_file(path)}")
 
-    raise ConfigError(f"{path} has no model file ({MODEL_FILE}, nor {LOCAL_MODEL_FILE}): {_why_no_model_file(path)}")
+
+def why_no_model_file(run_dir: Path) -> str:
+    """Why the run folder ``run_dir`` holds no model file, and what to do: not a finished run, a k-fold run (one model
+    per fold), weights over the commit limit kept only where they were trained, or a run never exported."""
+    from .experiment import FP16_EXPORT_LIMIT  # experiment.py imports the training stack; needed only for this message
+
+    try:
+        records = json.loads((run_dir / METRICS_FILE).read_text())
+        first = records[0]
+    except (OSError, ValueError, IndexError, KeyError, TypeError):
+        return f"it is not a finished run (no readable {METRICS_FILE}); run it to completion first"
+    if "n_folds" in first:
+        folds, dataset = first["n_folds"], first.get("dataset")
+        return f"it is a {folds}-fold run on {dataset} (one model per fold); only single-split runs, e.g. on FER2013, have a model file"
+    fp16_bytes = 2 * int(first.get("params", 0))
+    if fp16_bytes > FP16_EXPORT_LIMIT:
+        return (
+            f"{first.get('model')}'s fp16 weights (about {fp16_bytes / 1e6:.1f} MB) are too large to commit "
+            f"(limit {FP16_EXPORT_LIMIT / 1e6:.0f} MB): only the machine that trained it keeps it, as {LOCAL_MODEL_FILE} "
+            "(its MODEL_CARD.md says so); re-run it there"
+        )
+    return f"export it with `python -m fer_lib export-model {run_dir}`"
 
 
 def load_model(path_or_run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[nn.Module, ModelInfo]:

@@ -165,3 +165,7 @@ def test_recipe_prints_each_setting_with_its_source(capsys):
 def test_recipe_refuses_a_key_the_run_would_refuse(capsys):
     assert main(["recipe", "--model", "dcn_cbam", "--dataset", "fer2013", "--set", "epoch=3"]) == 2
     assert "epoch" in capsys.readouterr().err
+    assert main(["recipe", "--model", "lkcnn", "--dataset", "ckplus"]) == 2  # a dataset that does not serve the model's input
+    assert "lkcnn reads flow inputs, but ckplus has no modality 'flow'" in capsys.readouterr().err
+    assert main(["recipe", "--model", "dcn_cbam", "--dataset", "fer2013", "--set", "epochs=2.5"]) == 2
+    assert "epochs must be an integer, got 2.5" in capsys.readouterr().err

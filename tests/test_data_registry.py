@@ -30,6 +30,17 @@ def test_every_marker_is_found_in_any_capitalisation(tmp_path, name, marker):
     assert spec.locate(tmp_path) == folder
 
 
+@pytest.mark.parametrize("name", list_datasets())
+def test_every_dataset_folder_is_found_in_any_capitalisation(tmp_path, name):
+    spec = get_dataset_spec(name)
+    marker = spec.markers[0].replace("[A-Z]", "K").replace("[0-9]", "1").replace("*", "")  # a name the marker matches
+    for folder in spec.folders:
+        root = tmp_path / folder.replace("/", "_")
+        (root / folder.swapcase() / marker).mkdir(parents=True)
+        located = spec.locate(root)  # the folder itself, or a candidate above it (RAF-DB/ before RAF-DB/basic/)
+        assert located is not None and (root / folder.swapcase()).is_relative_to(located), folder
+
+
 def test_find_path_compares_each_component_ignoring_case_and_returns_the_real_path(tmp_path):
     (tmp_path / "Train" / "Happy").mkdir(parents=True)
     assert find_path(tmp_path, "train/happy") == tmp_path / "Train" / "Happy"

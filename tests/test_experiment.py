@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,7 +95,16 @@ def test_finished_run_survives_a_refused_rerun_byte_for_byte(finished_copy, mode
 
 def test_bad_settings_are_refused_before_the_folder_is_touched(finished_copy, tmp_path):
     before = _snapshot(finished_copy)
-    for overrides, message in (({"epochz": 3}, "epochz"), ({"lr": -1.0}, "lr > 0"), ({"model_kwargs": {"widthz": 3}}, "widthz")):
+    refused = (
+        ({"epochz": 3}, "epochz"),
+        ({"lr": -1.0}, "lr > 0"),
+        ({"model_kwargs": {"widthz": 3}}, "widthz"),
+        ({"epochs": 2.5}, "epochs must be an integer, got 2.5"),
+        ({"epochs": "four"}, "epochs must be an integer, got 'four'"),
+        ({"img_size": 0}, "img_size must be an integer >= 1, got 0"),
+        ({"val_fraction": 1.5}, r"val_fraction must be null or a number in \(0, 1\), got 1.5"),
+    )
+    for overrides, message in refused:
         with pytest.raises(ConfigError, match=message):
             run_experiment("resnet18_fer", "fer2013", "smoke", seed=1, device="cpu", output_dir=finished_copy, force=True, **(TINY | overrides))
     assert _snapshot(finished_copy) == before and not staging_path(finished_copy).exists()
@@ -102,6 +112,26 @@ def test_bad_settings_are_refused_before_the_folder_is_touched(finished_copy, tm
     (tmp_path / "notes" / "todo.txt").write_text("mine")
     with pytest.raises(ConfigError, match="not a run folder"):
         run_experiment("resnet18_fer", "fer2013", "smoke", device="cpu", output_dir=tmp_path / "notes", **TINY)
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset", "message"),
+    [
+        ("lkcnn", "fer2013", "lkcnn reads flow inputs, but fer2013 has no modality 'flow' (it serves image inputs): choose a dataset that serves flow inputs: megc2019"),
+        ("dcn_cbam", "megc2019", "dcn_cbam reads image inputs, but megc2019 serves flow inputs by default: set modality='apex' (--set modality=apex)"),
+        ("mfem_lstm", "casme2", "mfem_lstm reads clip inputs, but casme2 serves no model inputs: choose a dataset that serves clip inputs: megc2019"),
+    ],
+)
+def test_a_dataset_that_does_not_serve_the_models_input_is_refused_before_anything_is_read(tmp_path, model, dataset, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        run_experiment(model, dataset, "smoke", device="cpu", output_dir=tmp_path / "run", data_root=str(tmp_path / "no data here"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_input_size_the_model_cannot_read_is_refused_before_the_folder_is_touched(fer_data, tmp_path):
+    with pytest.raises(ConfigError, match=r"ststnet cannot read 3×1×1 inputs \(img_size=1, model_kwargs=\{\}\): .*Output size is too small"):
+        run_experiment("ststnet", "megc2019", "smoke", device="cpu", output_dir=tmp_path / "run", img_size=1, max_folds=1)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_force_replaces_a_finished_run_only_when_the_new_one_finishes(finished_copy):

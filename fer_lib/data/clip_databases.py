@@ -151,5 +151,6 @@ for database in CLIP_DATABASES:
             layout=database.layout,
             source=database.source,
             protocol=LeaveOneSubjectOut(),  # the micro-expression protocol (MEGC2019, paper §4.2)
+            modalities={},  # raw frame sequences: optical flow is computed from them (notebook 02); no model trains on them as loaded
         )
     )

@@ -142,5 +142,7 @@ register_dataset(
         layout=f"{INDEX_CSV} + {FLOW_DIR}/<sub>_<filename_o> .png + {APEX_DIR}/<imagename>",
         source=SOURCE,
         protocol=LeaveOneSubjectOut(),
+        # load_megc2019's modality argument -> the input kind it serves (fer_lib.models); its default is the flow maps
+        modalities={None: "flow", "flow": "flow", "apex": "image", "apex_flow": "clip"},
     )
 )

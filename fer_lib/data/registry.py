@@ -25,10 +25,10 @@ class DatasetSpec:
     """How to find, describe and load one dataset.
 
     ``markers`` are ``/``-separated paths relative to a candidate folder whose presence identifies the dataset; the
-    candidates are the data root itself and ``root/<folder>`` for each of ``folders`` (first match wins). Each
-    marker component is matched against the names in its parent folder ignoring case (copies differ in
-    capitalisation, ``train/Happy``) and may be an :mod:`fnmatch` pattern (``[A-Z][A-Z].*.tif*``), so a marker
-    covers every copy its loader accepts (see :func:`find_path`). ``protocol`` says how the dataset is split for
+    candidates are the data root itself and ``root/<folder>`` for each of ``folders`` (first match wins; folder names,
+    too, in any capitalisation). Each marker component is matched against the names in its parent folder ignoring
+    case (copies differ in capitalisation, ``train/Happy``) and may be an :mod:`fnmatch` pattern
+    (``[A-Z][A-Z].*.tif*``), so a marker covers every copy its loader accepts (see :func:`find_path`). ``protocol`` says how the dataset is split for
     training and evaluation (:mod:`fer_lib.data.protocols`; default subject-independent k-fold).
     """
 
@@ -42,10 +42,16 @@ class DatasetSpec:
     source: str
     split_aliases: dict[str, str] = field(default_factory=dict)
     protocol: EvaluationProtocol = SubjectKFold()
+    # The input kind (fer_lib.models: "image", "flow", "clip") the loader serves for each value of its ``modality``
+    # argument, ``None`` for a loader without one; a model trains only on data of the kind it reads
+    # (fer_lib.profiles.check_model_reads). Default: face images.
+    modalities: dict[str | None, str] = field(default_factory=lambda: {None: "image"})
 
     def locate(self, root: Path) -> Path | None:
-        """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker."""
-        for candidate in (root, *(root / f for f in self.folders)):
+        """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker. The candidates' folder
+        names are matched ignoring case too (``Fer2013/``, ``jaffe/JaffeDBase/``)."""
+        folders = [found for name in self.folders if (found := find_path(root, name)) is not None]
+        for candidate in (root, *folders):
             if any(find_path(candidate, m) is not None for m in self.markers):
                 return candidate
         return None

@@ -73,6 +73,9 @@ class TrainConfig:
     checkpoint_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
+        mistyped = _mistyped_fields(self)
+        if mistyped:  # before the range checks, which would fail on a string with a TypeError naming no setting
+            raise ValueError(f"invalid TrainConfig: {'; '.join(mistyped)}")
         checks = {
             "epochs >= 1": self.epochs >= 1,
             "batch_size >= 1 and eval_batch_size >= 1": self.batch_size >= 1 and self.eval_batch_size >= 1,
@@ -132,3 +135,28 @@ def semantic_diff(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, t
     (each read with :func:`setting`)."""
     keys = (set(saved) | set(current)) - NON_SEMANTIC_FIELDS
     return {k: (setting(saved, k), setting(current, k)) for k in sorted(keys) if setting(saved, k) != setting(current, k)}
+
+
+# Field annotation -> the Python types its value may have and how a message names them (a bool is an int to Python,
+# never to a recipe: epochs=true is a mistake).
+_NUMBER_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "int": ((int,), "an integer"),
+    "float": ((int, float), "a number"),
+    "bool": ((bool,), "true or false"),
+}
+
+
+def _mistyped_fields(config: TrainConfig) -> list[str]:
+    """``"<field> must be an integer, got 2.5"`` for each number or flag field whose value has another type."""
+    problems = []
+    for spec in dataclasses.fields(config):
+        annotation = str(spec.type)
+        optional = annotation.endswith(" | None")
+        allowed = _NUMBER_TYPES.get(annotation.removesuffix(" | None"))
+        value = getattr(config, spec.name)
+        if allowed is None or (optional and value is None):
+            continue
+        types, name = allowed
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            problems.append(f"{spec.name} must be {name}{' or null' if optional else ''}, got {value!r}")
+    return problems
