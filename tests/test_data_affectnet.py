@@ -226,12 +226,12 @@ def test_image_folders_corrupt_image(tmp_path):
 
 def test_image_folders_missing_class_is_named(tmp_path, caplog):
     folder = make_affectnet_folders(tmp_path, [("train", name, 1) for name in ("anger", "disgust", "fear", "happy", "neutral", "sad", "contempt")])
-    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.layout"):
         train = load_affectnet(folder, "train", image_size=8, use_cache=False)
     assert train.class_counts()["surprise"] == 0 and sum(train.class_counts().values()) == 7
     assert f"AffectNet {folder / 'train'}: no images of the classes ['surprise']" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="fer_lib.data.affectnet"):
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.layout"):
         load_affectnet(folder, "train", image_size=8, classes=7, use_cache=False)
     assert "no images of the classes ['surprise']" in caplog.text  # contempt is not expected with classes=7
 

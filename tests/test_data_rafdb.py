@@ -224,7 +224,7 @@ def test_kaggle_bad_folders_and_names(tmp_path, path, error):
 
 def test_kaggle_split_without_a_class_warns(tmp_path, caplog):
     kaggle = make_rafdb_kaggle(tmp_path, label_files=False)
-    with caplog.at_level(logging.WARNING, logger="fer_lib.data.rafdb"):
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.layout"):
         dataset = load_rafdb(kaggle, "test", use_cache=False)
     absent = [name for label, name in enumerate(CLASSES) if label not in set(dataset.labels)]
     assert absent and f"RAF-DB {kaggle / 'DATASET' / 'test'}: no images of the classes {absent}" in caplog.text

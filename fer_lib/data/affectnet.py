@@ -46,7 +46,7 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_face_crops, read_images
 from .labels import AFFECTNET_CLASSES, AFFECTNET_NON_EXPRESSION_IDS, class_index
-from .layout import scan_class_folders
+from .layout import scan_class_folders, warn_absent_classes
 from .protocols import OfficialSplit
 from .rafdb import KAGGLE_NAME as RAFDB_KAGGLE_NAME
 from .registry import DatasetSpec, register_dataset
@@ -327,7 +327,7 @@ def _load_folder_split(folder: Path, split_folders: dict[str, Path], split: str,
         )
     split_folder = split_folders[split]
     scanned = scan_class_folders(split_folder, AFFECTNET_CLASSES, require_all=False, label_of=_folder_label)
-    _warn_missing_classes(split_folder, scanned, params["classes"])
+    warn_absent_classes("AffectNet", split_folder, scanned, _class_names(params["classes"]))
     keep = _drop_contempt(np.array([label for _, label in scanned]), params["classes"], split_folder)
     samples = [sample for sample, kept in zip(scanned, keep) if kept]
     return cached_dataset(
@@ -338,14 +338,6 @@ def _load_folder_split(folder: Path, split_folders: dict[str, Path], split: str,
         lambda: _build_from_folders(folder, split, samples, params["image_size"], params["color"], params["classes"]),
         use_cache,
     )
-
-
-def _warn_missing_classes(split_folder: Path, scanned: list[tuple[Path, int]], classes: int) -> None:
-    """A copy without a class folder (a partial download or unzip) loads, but the class is named in a warning."""
-    seen = {label for _, label in scanned}
-    missing = [name for label, name in enumerate(_class_names(classes)) if label not in seen]
-    if missing:
-        log.warning("AffectNet %s: no images of the classes %s (their class folders are missing or empty)", split_folder, missing)
 
 
 def _folder_label(name: str, where: Path) -> int:

@@ -60,3 +60,12 @@ def scan_class_folders(
     if require_all and empty:
         raise DatasetFormatError(f"{folder}: the class folders {empty} hold no images: a partial download or unzip? re-extract it")
     return samples
+
+
+def warn_absent_classes(title: str, folder: Path, samples: list[tuple[Path, int]], classes: tuple[str, ...]) -> None:
+    """Log the ``classes`` (those the caller keeps) that have no sample in ``folder``: a copy without a class folder, or
+    with an empty one (a partial download or unzip), still loads, but never silently."""
+    found = {label for _, label in samples}
+    absent = [name for label, name in enumerate(classes) if label not in found]
+    if absent:
+        log.warning("%s %s: no images of the classes %s (their class folders are missing or empty)", title, folder, absent)

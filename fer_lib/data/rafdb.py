@@ -38,7 +38,7 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color, read_images
 from .labels import RAFDB_CLASSES
-from .layout import scan_class_folders
+from .layout import scan_class_folders, warn_absent_classes
 from .protocols import OfficialSplit
 from .registry import DatasetSpec, register_dataset
 
@@ -194,10 +194,7 @@ def _scan_kaggle_split(dataset: Path, split: str) -> list[tuple[Path, int]]:
     if not folder.is_dir():
         raise DatasetNotFoundError(f"RAF-DB Kaggle copy {dataset} lacks {split}/: it holds train/<1..7>/ and test/<1..7>/")
     samples = scan_class_folders(folder, RAFDB_CLASSES, require_all=False, label_of=_kaggle_class_label)
-    found = {label for _, label in samples}
-    absent = [name for label, name in enumerate(RAFDB_CLASSES) if label not in found]
-    if absent:  # both public splits hold every class: a partial download or unzip
-        log.warning("RAF-DB %s: no images of the classes %s (their class folders are missing or empty)", folder, absent)
+    warn_absent_classes("RAF-DB", folder, samples, RAFDB_CLASSES)  # both public splits hold every class
     folder_of: dict[str, Path] = {}
     for path, _ in samples:
         match = KAGGLE_NAME.fullmatch(path.name)
