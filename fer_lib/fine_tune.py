@@ -14,7 +14,6 @@ classes (CK+'s contempt) keep their fresh initialisation. A source of another mo
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,7 +23,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .model_file import LOCAL_MODEL_FILE, MODEL_FILE, RUNS_DIR, ModelInfo, load_model
-from .runs import run_model_file, run_name
+from .runs import model_file_sha256, run_model_file, run_name
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def load_source(init_from: str, model: str, profile: str, seed: int, runs_dir: s
     if info.model != model:
         raise ConfigError(f"init_from={init_from!r}: {path} holds a {info.model} model, not {model}: fine-tuning starts from the same architecture")
     state = {k: v.float() for k, v in source_model.state_dict().items()}
-    return InitSource(path, info, state, hashlib.sha256(path.read_bytes()).hexdigest())
+    return InitSource(path, info, state, model_file_sha256(path))
 
 
 def classifier_name(model: nn.Module, num_classes: int) -> str:

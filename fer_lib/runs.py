@@ -51,6 +51,14 @@ def run_model_file(run_dir: Path) -> Path | None:
     """The model file of the run folder ``run_dir``: its committed :data:`MODEL_FILE`, else its local
     :data:`LOCAL_MODEL_FILE` where this machine has one, else ``None``."""
     return next((path for path in (run_dir / MODEL_FILE, run_dir / LOCAL_MODEL_FILE) if path.is_file()), None)
+
+
+def model_file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of the model file ``path``: what a fine-tuned run records of its source and a video summary of
+    its model, so that a changed file is seen."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 # Written by the study when a step raises: {"error": "<ExceptionType: message>", "notebook": "<the partial executed
 # notebook, relative to the run folder>", "step": "<the step's label>"}. A later successful run removes it.
 FAILURE_FILE = "failure.json"
@@ -190,7 +198,7 @@ def _changed_source(path: Path, config: dict[str, Any]) -> str:
         return ""
     source_run = path.parent / str(start["run"])
     if (source := run_model_file(source_run)) is not None:
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        digest = model_file_sha256(source)
         if digest == start.get("sha256"):
             return ""
         shown = source.relative_to(path.parent)

@@ -9,7 +9,6 @@ too), else in float32.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from typing import Literal
 
@@ -20,6 +19,7 @@ from torch import nn
 from ..engine.precision import resolve_amp
 from ..model_file import ModelInfo, default_model_path, load_model, model_file_path, to_model_input
 from ..preprocess.face_crop import FaceCrop
+from ..runs import model_file_sha256
 
 Precision = Literal["auto", "bf16", "none"]
 
@@ -41,7 +41,7 @@ class FaceClassifier:
         """Load a model file or run folder (``None``: :func:`fer_lib.model_file.default_model_path`)."""
         file = model_file_path(default_model_path() if path is None else path)
         model, info = load_model(file)
-        return cls(model, info, precision, hashlib.sha256(file.read_bytes()).hexdigest())
+        return cls(model, info, precision, model_file_sha256(file))
 
     @property
     def class_names(self) -> tuple[str, ...]:
