@@ -11,7 +11,7 @@ from typing import Any
 from .cross_dataset import add_cross_dataset_arguments, run_cross_dataset
 from .tta import add_tta_arguments, run_tta
 from .data.errors import DatasetFormatError, DatasetNotFoundError
-from .data.summary import format_summary, require_some_dataset, summarize_all
+from .data.summary import format_summary, parse_loader_options, require_some_dataset, summarize_all
 from .errors import ConfigError
 from .recipe_cli import add_recipe_arguments, run_recipe
 from .train_cli import add_train_arguments, run_train
@@ -52,6 +52,10 @@ def _run(argv: list[str] | None) -> int:
     datasets = commands.add_parser("datasets", help="counts per split, class and subject of every dataset under the data root")
     datasets.add_argument("--root", help="data root (default: $FER_DATA)")
     datasets.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    datasets.add_argument(
+        "--loader-option", action="append", default=[], metavar="DATASET.KEY=VALUE", dest="loader_options",
+        help="a keyword argument of one dataset's loader, as train's --set loader_options gives it (e.g. ckplus.on_no_face=skip)",
+    )
     study = commands.add_parser("study", help="execute the study's notebooks with papermill (complete runs are skipped)")
     study.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"), help="training recipe of the model notebooks")
     study.add_argument("--results", default="results", help="results folder")
@@ -105,7 +109,7 @@ def _run(argv: list[str] | None) -> int:
         path = export_run(args.run_dir, args.root)
         print(f"Wrote {path} and its MODEL_CARD.md" if path else f"{args.run_dir}: weights too large to export; wrote MODEL_CARD.md saying so")
         return 0
-    entries = summarize_all(args.root)
+    entries = summarize_all(args.root, parse_loader_options(args.loader_options))
     print(json.dumps({"datasets": entries}, indent=2) if args.json else format_summary(entries))
     require_some_dataset(entries, args.root)
     return 1 if any("error" in e for e in entries) else 0

@@ -18,6 +18,7 @@ memory at the full batch size, CUDA-only kernels, and the speed.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -36,7 +37,7 @@ from .profiles import resolve_recipe
 from .study import Step, select_jobs, study_jobs
 
 # The recipe keys build_folds reads (max_folds is 1 in a dry run): steps that agree on them share the first fold.
-FOLD_SETTINGS = ("img_size", "modality", "k_folds", "val_fraction", "train_limit", "eval_limit")
+FOLD_SETTINGS = ("img_size", "modality", "loader_options", "k_folds", "val_fraction", "train_limit", "eval_limit")
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def dry_run_step(
         recipe["amp"] = "bf16"
     cfg = train_config(recipe, seed, device="cpu")
     root = None if data_root is None else str(data_root)
-    key = (dataset, seed, root, *(recipe.get(k) for k in FOLD_SETTINGS))
+    key = (dataset, seed, root, json.dumps({k: recipe.get(k) for k in FOLD_SETTINGS}, sort_keys=True))  # loader_options is a dict
     fold = fold_cache.get(key) if fold_cache is not None else None
     if fold is None:
         fold = build_folds(dataset, recipe, seed, root)[0]

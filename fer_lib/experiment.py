@@ -32,7 +32,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .data import FaceDataset, create_dataset, get_dataset_spec, list_datasets
+from .data import DatasetFormatError, FaceDataset, check_loader_options, create_dataset, get_dataset_spec, list_datasets
 from .data.protocols import FoldData
 from .engine import FitResult, TrainConfig, derive_seed, fit, seed_everything
 from .engine.checkpoint import CheckpointMismatchError
@@ -62,7 +62,7 @@ from .runs import (
 from .viz import plot_confusion_matrix, plot_history
 
 log = logging.getLogger(__name__)
-DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs", "modality", "init_from")
+DATA_KEYS = ("img_size", "train_limit", "eval_limit", "k_folds", "max_folds", "val_fraction", "model_kwargs", "modality", "init_from", "loader_options")
 FOLD_INIT_STREAM = 2  # random stream of the folds' weight initialisation (the engine uses streams 0 and 1)
 KEPT_MODELS = 10  # trained models kept in memory for figures: all of a k-fold run, the first ones of a 68-fold LOSO
 PROTOCOLS = ("honest", "test_selected")
@@ -129,13 +129,25 @@ class ExperimentResult:
         return pd.DataFrame(self.records)[columns + extra].set_index("protocol")
 
 
+def loader_arguments(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments a run with ``recipe`` gives its dataset's loader: the recipe's size, its modality (for
+    micro-expression data) and its ``loader_options`` (e.g. ``{"on_no_face": "skip"}`` for CK+'s full release)."""
+    modality = {"modality": recipe["modality"]} if recipe.get("modality") else {}
+    return {"image_size": recipe["img_size"], **modality, **recipe.get("loader_options", {})}
+
+
 def build_folds(dataset: str, recipe: dict[str, Any], seed: int, data_root: str | None) -> list[FoldData]:
     """Train / validation / test folds of ``dataset`` under the evaluation protocol it declares
-    (:mod:`fer_lib.data.protocols`), decoded at the recipe's size (and modality, for micro-expression data)."""
-    modality = {"modality": recipe["modality"]} if recipe.get("modality") else {}
+    (:mod:`fer_lib.data.protocols`), loaded with :func:`loader_arguments`."""
 
     def load(split: str) -> FaceDataset:
-        return create_dataset(dataset, data_root, split, image_size=recipe["img_size"], **modality)
+        arguments = loader_arguments(recipe)
+        try:
+            return create_dataset(dataset, data_root, split, **arguments)
+        except DatasetFormatError:
+            raise
+        except ValueError as error:  # the loaders raise it for an argument they refuse, e.g. a loader_options value
+            raise ConfigError(f"the {dataset} loader refuses {arguments}: {error}") from None
 
     return get_dataset_spec(dataset).protocol.folds(load, recipe, seed)
 
@@ -167,6 +179,7 @@ def _bad_data_settings(recipe: dict[str, Any]) -> list[str]:
         "max_folds": ("null or an integer >= 1", lambda v: v is None or count(v, 1)),
         "val_fraction": ("null or a number in (0, 1)", lambda v: v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1)),
         "model_kwargs": ("an object of the model's keyword arguments", lambda v: isinstance(v, dict)),
+        "loader_options": ("an object of the dataset loader's keyword arguments", lambda v: isinstance(v, dict)),
     }
     return [f"{key} must be {rule}, got {recipe[key]!r}" for key, (rule, ok) in rules.items() if key in recipe and not ok(recipe[key])]
 
@@ -281,7 +294,9 @@ def _checked_recipe(model: str, dataset: str, profile: str, seed: int, device: s
         raise ConfigError(f"Unknown dataset {dataset!r}; choose one of {list_datasets()}")
     try:
         recipe = resolve_recipe(profile, model, dataset, overrides)
-        return recipe, train_config(recipe, seed, device)
+        cfg = train_config(recipe, seed, device)
+        check_loader_options(dataset, recipe.get("loader_options", {}))
+        return recipe, cfg
     except (ValueError, TypeError) as error:
         raise ConfigError(f"Invalid recipe for {model} on {dataset} ({profile} profile, overrides {overrides}): {error}") from None
 

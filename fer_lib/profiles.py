@@ -14,7 +14,8 @@ Data settings: ``img_size`` (input side), ``train_limit`` / ``eval_limit`` (a st
 ``val_fraction`` (share of the training subjects held out for honest selection in k-fold), ``model_kwargs``,
 ``modality`` (which data a micro-expression dataset serves, as the model declares it), ``init_from`` (fine-tune from our
 own run of the model on that dataset, :mod:`fer_lib.fine_tune`; then the profile's :data:`FINE_TUNING` layer applies, with
-:data:`FINE_TUNING_BY_MODEL` over it).
+:data:`FINE_TUNING_BY_MODEL` over it), ``loader_options`` (keyword arguments of the dataset's loader, e.g.
+``{"on_no_face": "skip"}`` for CK+'s full release; no profile sets it).
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def test_an_unknown_choice_is_argparse_usage_and_exit_2(capsys):
 
 
 def test_unexpected_errors_keep_their_traceback(monkeypatch):
-    def broken(root):
+    def broken(root, options):
         raise RuntimeError("a bug, not a configuration error")
 
     monkeypatch.setattr(cli, "summarize_all", broken)

@@ -288,6 +288,18 @@ def test_seven_class_copies_are_located(tmp_path, layout, expected):
     assert {sample.split("/")[1]: train.class_names[label] for sample, label in zip(train.sample_ids, train.labels)} == expected
 
 
+def test_seven_class_train_test_copy_is_found_only_in_an_affectnet_folder(tmp_path):
+    # train/ + test/ with 7 class folders is also FER2013's Kaggle layout: the folder's name tells them apart.
+    layout = [(split, name, 1) for split in ("train", "test") for name in SEVEN_NAMES]
+    make_affectnet_folders(tmp_path / "affectnet", layout)
+    test = create_dataset("affectnet", tmp_path, "test", image_size=8, classes=7, use_cache=False)
+    assert len(test) == 7 and test.sample_ids[0].startswith("test/")
+    at_root = tmp_path / "root"
+    make_affectnet_folders(at_root, layout)
+    with pytest.raises(DatasetNotFoundError, match="AffectNet not found under"):
+        create_dataset("affectnet", at_root, "test", classes=7)
+
+
 # RAF-DB's Kaggle copy: numeric class folders too, but RAF-DB ids 1..7 (1 surprise .. 7 neutral).
 RAFDB_KAGGLE = [
     ("train", "5", "train_00001_aligned.jpg"),
@@ -324,7 +336,8 @@ def make_affectnet_npy(folder, rows=NPY_ROWS):
         for n, expression in items:
             write_flat(folder / split / "images" / f"{n}.jpg", 10 + 10 * n)
             np.save(folder / split / "annotations" / f"{n}_exp.npy", np.asarray(expression))
-            for other, value in (("val", "0.25"), ("aro", "-0.5"), ("lnd", "1.0;2.0")):
+            # valence n/100 and arousal -n/100 (as strings, as released), so that a misaligned read shows
+            for other, value in (("val", str(n / 100)), ("aro", str(-n / 100)), ("lnd", "1.0;2.0")):
                 np.save(folder / split / "annotations" / f"{n}_{other}.npy", np.array(value))
     return folder
 
@@ -340,6 +353,39 @@ def test_npy_release_labels_drops_and_pixels(tmp_path, caplog):
     test = create_dataset("affectnet", tmp_path, "validation", image_size=8)
     assert test.split == "test" and test.sample_ids.tolist() == ["val_set/images/3.jpg", "val_set/images/5.jpg"]
     assert [test.class_names[i] for i in test.labels] == ["surprise", "neutral"]
+
+
+def test_npy_release_reads_valence_and_arousal_of_the_kept_images(tmp_path):
+    folder = make_affectnet_npy(tmp_path)
+    train = load_affectnet(folder, "train", image_size=8, use_cache=False)
+    np.testing.assert_allclose(train.meta["valence"], [0.0, 0.02, 0.10])  # ids 0, 2, 10; 11 and 12 hold no expression
+    np.testing.assert_allclose(train.meta["arousal"], [0.0, -0.02, -0.10])
+    every = load_affectnet(folder, "all", image_size=8, use_cache=False)
+    np.testing.assert_allclose(every.meta["valence"], [0.0, 0.02, 0.10, 0.03, 0.05])
+
+
+def test_npy_release_without_dimensional_files_loads_expressions_only(tmp_path):
+    folder = make_affectnet_npy(tmp_path)
+    for path in (folder / "val_set/annotations").glob("*_[va][ar][lo].npy"):
+        path.unlink()
+    test = load_affectnet(folder, "test", image_size=8, use_cache=False)
+    assert set(test.meta) == {"split"} and len(test) == 2
+    assert set(load_affectnet(folder, "all", image_size=8, use_cache=False).meta) == {"split"}  # train_set/ has them, val_set/ not
+
+
+@pytest.mark.parametrize(("removed", "key"), [("3_aro.npy", "arousal"), ("5_val.npy", "valence")])
+def test_npy_release_with_some_dimensional_files_missing_is_an_error(tmp_path, removed, key):
+    folder = make_affectnet_npy(tmp_path)
+    (folder / "val_set/annotations" / removed).unlink()
+    with pytest.raises(DatasetNotFoundError, match=rf"AffectNet {key} file .*val_set/annotations/{removed} is missing \(1 of 2"):
+        load_affectnet(folder, "test", use_cache=False)
+
+
+def test_npy_release_bad_valence_is_named(tmp_path):
+    folder = make_affectnet_npy(tmp_path)
+    np.save(folder / "train_set/annotations/2_val.npy", np.array("high"))
+    with pytest.raises(DatasetFormatError, match=r"train_set/annotations/2_val.npy: valence 'high' is not a number"):
+        load_affectnet(folder, "train", use_cache=False)
 
 
 def test_npy_release_seven_classes_and_all(tmp_path, caplog):

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import cv2
 import pytest
 
+from fer_lib import experiment
+from fer_lib.__main__ import main
 from fer_lib.data import DatasetFormatError, create_dataset
+from fer_lib.errors import ConfigError
+from fer_lib.experiment import run_experiment
 from fer_lib.data.labels import CKPLUS_CLASSES
 
 from .fixtures_data import real_video_frame, write_flat
@@ -78,6 +83,52 @@ def test_skip_of_every_sequence_is_an_error(tmp_path):
     folder = full_release(tmp_path, [("S005", "001")])
     with pytest.raises(DatasetFormatError, match=f"Every labelled CK\\+ sequence under {folder} was left out"):
         create_dataset("ckplus", tmp_path, on_no_face="skip", use_cache=False)
+
+
+def test_the_datasets_command_passes_loader_options(tmp_path, fer_data, capsys):
+    folder = full_release(tmp_path, [("S005", "001"), ("S010", "002")])
+    face = real_video_frame(fer_data)
+    for k in (2, 3, 4):
+        assert cv2.imwrite(str(folder / "cohn-kanade-images" / "S005" / "001" / f"S005_001_{k:08d}.png"), face)
+    assert main(["datasets", "--root", str(tmp_path)]) == 1
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ckplus")]
+    assert "failed to load: No face found in CK+ frame" in line and "datasets --loader-option ckplus.on_no_face=skip" in line
+    assert main(["datasets", "--root", str(tmp_path), "--loader-option", "ckplus.on_no_face=skip"]) == 0
+    assert "ckplus     all    n=3, 1 subjects: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("ckplus=skip", "expected DATASET.KEY=VALUE"),
+        ("ckplus.on_no_face", "expected DATASET.KEY=VALUE"),
+        ("ck.on_no_face=skip", "unknown dataset 'ck'"),
+        ("ckplus.on_no_faces=skip", r"loader_options \['on_no_faces'\] are not options of the ckplus loader"),
+        ("ckplus.on_no_face=drop", "the ckplus loader refuses the options {'on_no_face': 'drop'}: on_no_face must be 'raise' or 'skip'"),
+    ],
+)
+def test_the_datasets_command_refuses_bad_loader_options_in_one_line(tmp_path, capsys, option, message):
+    full_release(tmp_path, [("S005", "001")])
+    assert main(["datasets", "--root", str(tmp_path), "--loader-option", option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
+def test_a_run_passes_loader_options_to_the_loader_and_refuses_a_bad_value(tmp_path, monkeypatch):
+    full_release(tmp_path, [("S005", "001")])
+    with pytest.raises(ConfigError, match=r"the ckplus loader refuses .*'on_no_face': 'drop'.*: on_no_face must be 'raise' or 'skip', got 'drop'"):
+        run_experiment("resnet18_fer", "ckplus", "smoke", device="cpu", data_root=str(tmp_path), output_dir=tmp_path / "run", loader_options={"on_no_face": "drop"})
+    assert not (tmp_path / "run").exists()
+    seen = []
+
+    def load(*args, **kwargs):
+        seen.append(kwargs)
+        raise ConfigError("stop here")
+
+    monkeypatch.setattr(experiment, "create_dataset", load)
+    with pytest.raises(ConfigError, match="stop here"):
+        run_experiment("resnet18_fer", "ckplus", "smoke", device="cpu", data_root=str(tmp_path), output_dir=tmp_path / "run", loader_options={"on_no_face": "skip"})
+    assert seen == [{"image_size": 48, "on_no_face": "skip"}]
 
 
 def test_on_no_face_is_checked(tmp_path):

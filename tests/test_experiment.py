@@ -103,6 +103,9 @@ def test_bad_settings_are_refused_before_the_folder_is_touched(finished_copy, tm
         ({"epochs": "four"}, "epochs must be an integer, got 'four'"),
         ({"img_size": 0}, "img_size must be an integer >= 1, got 0"),
         ({"val_fraction": 1.5}, r"val_fraction must be null or a number in \(0, 1\), got 1.5"),
+        ({"loader_options": "skip"}, "loader_options must be an object of the dataset loader's keyword arguments, got 'skip'"),
+        ({"loader_options": {"on_no_face": "skip"}}, r"loader_options \['on_no_face'\] are not options of the fer2013 loader; it takes \['color', 'use_cache'\]"),
+        ({"loader_options": {"image_size": 8}}, r"loader_options \['image_size'\] are not options .*img_size and modality are recipe keys"),
     )
     for overrides, message in refused:
         with pytest.raises(ConfigError, match=message):

@@ -6,7 +6,7 @@ from . import clip_databases, megc2019  # noqa: F401
 from .base import FaceDataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .splits import Fold, loso_folds, stratified_subset, subject_kfold, validation_split
-from .registry import DatasetSpec, create_dataset, get_dataset_spec, list_datasets, locate_dataset, register_dataset
+from .registry import DatasetSpec, check_loader_options, create_dataset, get_dataset_spec, list_datasets, locate_dataset, register_dataset
 
 __all__ = [
     "DatasetFormatError",
@@ -14,6 +14,7 @@ __all__ = [
     "DatasetSpec",
     "FaceDataset",
     "Fold",
+    "check_loader_options",
     "create_dataset",
     "get_dataset_spec",
     "list_datasets",

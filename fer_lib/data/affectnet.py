@@ -12,9 +12,10 @@ Layouts accepted:
   expressions and are dropped with a warning counting each reason. The face box is cropped, then resized to
   ``image_size``.
 * the current official release: ``train_set/`` and ``val_set/``, each with ``images/<N>.jpg`` (224×224 face crops)
-  and ``annotations/<N>_exp.npy`` (the expression id, 0..7 as in the CSVs, stored as a string or a number; the
-  ``_val``, ``_aro`` and ``_lnd`` files beside it are not read). Ids 8+ and contempt are handled as in the CSV
-  layout. The images are resized to ``image_size``.
+  and ``annotations/<N>_exp.npy`` (the expression id, 0..7 as in the CSVs, stored as a string or a number), with
+  ``<N>_val.npy`` and ``<N>_aro.npy`` (valence and arousal, read into ``meta`` as the CSV layout's; a copy that ships
+  none of them has none, one that ships some must ship them for every image; ``_lnd`` is not read). Ids 8+ and
+  contempt are handled as in the CSV layout. The images are resized to ``image_size``.
 * the image-folder copies (Kaggle, "AffectNet-HQ"): ``train/<class>/*.jpg`` and ``val/<class>/*.jpg`` with class
   folders named ``anger, contempt, disgust, fear, happy, neutral, sad, surprise`` (any alias) or ``0``..``7``
   (AffectNet ids), all 8 or the 7 without contempt. Kaggle copies name the split folders ``Train/`` and ``Test/``,
@@ -59,11 +60,14 @@ CSV_FILES = {"train": "training.csv", "test": "validation.csv"}
 IMAGE_FOLDERS = ("Manually_Annotated_Images", "Manually_Annotated/Manually_Annotated_Images", "Manually_Annotated_compressed/Manually_Annotated_Images")
 NPY_SPLIT_FOLDERS = {"train": "train_set", "test": "val_set"}
 EXP_SUFFIX = "_exp.npy"
+AFFECT_SUFFIXES = {"valence": "_val.npy", "arousal": "_aro.npy"}  # beside <N>_exp.npy in the train_set/ val_set/ release
 # Split folder names in preference order: val/ is the official validation set; Kaggle copies call it test/ or Test/.
 SPLIT_FOLDERS = {"train": ("train", "Train"), "test": ("val", "test", "Test")}
 # Registry markers of the image-folder copies: 8 classes by contempt/ or 7/ in the train folder, 7 classes by neutral/ or
 # 0/ in val/ (FER2013's Kaggle copy has train/neutral/ and test/neutral/ too, and must not be found as AffectNet).
 FOLDER_MARKERS = (*(f"{name}/{marker}" for name in SPLIT_FOLDERS["train"] for marker in ("contempt", "7")), "val/neutral", "val/0")
+# A 7-class copy with train/ and test/ only has FER2013's Kaggle layout: it is AffectNet only in a folder named so.
+NAMED_FOLDER_MARKERS = ("train/neutral", "train/0")
 COLUMNS = ("subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks", "expression", "valence", "arousal")
 CONTEMPT = AFFECTNET_CLASSES.index("contempt")
 EXPRESSION_IDS = (*range(len(AFFECTNET_CLASSES)), *AFFECTNET_NON_EXPRESSION_IDS)
@@ -218,12 +222,13 @@ def _build_from_csv(split: str, table: pd.DataFrame, paths: list[Path], size: in
 
 def _load_npy_split(folder: Path, split: str, params: dict[str, Any], use_cache: bool) -> FaceDataset:
     pairs = _npy_pairs(folder / NPY_SPLIT_FOLDERS[split])
+    affect = _affect_files([annotation for annotation, _ in pairs])
     return cached_dataset(
         "affectnet",
-        {**params, "split": split, "layout": "npy"},
+        {**params, "split": split, "layout": "npy", "affect": sorted(affect)},
         folder,
-        [path for pair in pairs for path in pair],
-        lambda: _build_from_npy(folder, split, pairs, params["image_size"], params["color"], params["classes"]),
+        [path for pair in pairs for path in pair] + [path for paths in affect.values() for path in paths],
+        lambda: _build_from_npy(folder, split, pairs, affect, params["image_size"], params["color"], params["classes"]),
         use_cache,
     )
 
@@ -252,27 +257,65 @@ def _npy_pairs(split_folder: Path) -> list[tuple[Path, Path]]:
     return [(annotations / f"{n}{EXP_SUFFIX}", images / f"{n}.jpg") for n in ids]
 
 
-def _read_expression(path: Path) -> int:
-    """The expression id in ``<N>_exp.npy``: a 0-d or 1-element array holding it as a string (``'3'``, as released) or a number."""
+def _affect_files(annotations: list[Path]) -> dict[str, list[Path]]:
+    """Per ``meta`` key (valence, arousal), its ``<N>_val.npy`` / ``<N>_aro.npy`` file for each ``<N>_exp.npy`` in
+    ``annotations``; ``{}`` for a copy that ships none. One that ships some but not all would give a dataset whose
+    dimensional labels silently cover part of it, so that is an error naming a missing file."""
+    folder = annotations[0].parent
+    present = set(os.listdir(folder))
+    files = {key: [path.with_name(path.name.removesuffix(EXP_SUFFIX) + suffix) for path in annotations] for key, suffix in AFFECT_SUFFIXES.items()}
+    if not any(path.name in present for paths in files.values() for path in paths):
+        return {}
+    for key, paths in files.items():
+        missing = [path for path in paths if path.name not in present]
+        if missing:
+            raise DatasetNotFoundError(
+                f"AffectNet {key} file {missing[0]} is missing ({len(missing)} of {len(paths)} in {folder}), though the copy "
+                f"ships {key}/{'arousal' if key == 'valence' else 'valence'} files for other images: restore the annotations "
+                f"folder from the release, or remove every {AFFECT_SUFFIXES['valence']} and {AFFECT_SUFFIXES['arousal']} file to load expressions only"
+            )
+    return files
+
+
+def _read_scalar(path: Path, what: str) -> float:
+    """The one number in an annotation ``.npy`` file: a 0-d or 1-element array holding it as a string (``'3'``, as
+    released) or a number; ``nan`` when it is not numeric (the caller says what it should be)."""
     try:
         value = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise DatasetFormatError(f"AffectNet annotation {path} is not a readable .npy file ({error})") from None
     if value.size != 1:
-        raise DatasetFormatError(f"AffectNet annotation {path} holds {value.size} values; expected one expression id")
+        raise DatasetFormatError(f"AffectNet annotation {path} holds {value.size} values; expected one {what}")
     try:
-        number = float(value.item())
+        return float(value.item())
     except (TypeError, ValueError):
-        number = float("nan")
+        return float("nan")
+
+
+def _read_expression(path: Path) -> int:
+    """The expression id in ``<N>_exp.npy``."""
+    number = _read_scalar(path, "expression id")
     if not number.is_integer() or int(number) not in EXPRESSION_IDS:
-        raise DatasetFormatError(f"AffectNet annotation {path}: expression {value.item()!r} is not an expression id; {EXPRESSION_RANGE}")
+        raise DatasetFormatError(f"AffectNet annotation {path}: expression {np.load(path).item()!r} is not an expression id; {EXPRESSION_RANGE}")
     return int(number)
 
 
-def _build_from_npy(folder: Path, split: str, pairs: list[tuple[Path, Path]], size: int, color: Color, classes: int) -> FaceDataset:
+def _read_affect(path: Path, key: str) -> float:
+    """The valence or arousal in ``<N>_val.npy`` / ``<N>_aro.npy``: a number (AffectNet's range is [-1, 1], -2 for
+    images without an expression, which are dropped)."""
+    number = _read_scalar(path, key)
+    if not np.isfinite(number):
+        raise DatasetFormatError(f"AffectNet annotation {path}: {key} {np.load(path).item()!r} is not a number")
+    return number
+
+
+def _build_from_npy(
+    folder: Path, split: str, pairs: list[tuple[Path, Path]], affect: dict[str, list[Path]], size: int, color: Color, classes: int
+) -> FaceDataset:
     expression = np.array([_read_expression(annotation) for annotation, _ in pairs], dtype=np.int64)
     keep = _kept_expressions(expression, classes, pairs[0][0].parent)
     paths = [image for (_, image), kept in zip(pairs, keep) if kept]
+    dimensional = {key: np.array([_read_affect(path, key) for path, kept in zip(files, keep) if kept], np.float64) for key, files in affect.items()}
     return FaceDataset(
         name="affectnet",
         split=split,
@@ -280,7 +323,7 @@ def _build_from_npy(folder: Path, split: str, pairs: list[tuple[Path, Path]], si
         labels=expression[keep],
         class_names=_class_names(classes),
         sample_ids=np.array([path.relative_to(folder).as_posix() for path in paths]),
-        meta={"split": np.full(len(paths), split)},
+        meta={"split": np.full(len(paths), split), **dimensional},
     )
 
 
@@ -363,7 +406,8 @@ def _build_from_folders(folder: Path, split: str, samples: list[tuple[Path, int]
 
 
 def _concatenate(parts: list[FaceDataset]) -> FaceDataset:
-    """One ``all`` dataset from the per-split datasets (same classes and meta columns)."""
+    """One ``all`` dataset from the per-split datasets (same classes; the meta columns every split has: a copy whose
+    val_set/ lacks the valence/arousal files its train_set/ ships gives ``all`` without them)."""
     return FaceDataset(
         name="affectnet",
         split="all",
@@ -371,7 +415,7 @@ def _concatenate(parts: list[FaceDataset]) -> FaceDataset:
         labels=np.concatenate([p.labels for p in parts]),
         class_names=parts[0].class_names,
         sample_ids=np.concatenate([p.sample_ids for p in parts]),
-        meta={key: np.concatenate([p.meta[key] for p in parts]) for key in parts[0].meta},
+        meta={key: np.concatenate([p.meta[key] for p in parts]) for key in parts[0].meta if all(key in p.meta for p in parts)},
     )
 
 
@@ -388,6 +432,7 @@ register_dataset(
             *(f"{name}/annotations" for name in NPY_SPLIT_FOLDERS.values()),
             *FOLDER_MARKERS,
         ),
+        named_folder_markers=NAMED_FOLDER_MARKERS,
         layout=(
             f"{CSV_FOLDER}/{{training,validation}}.csv + Manually_Annotated_Images/, train_set/ and val_set/ (images/<N>.jpg + "
             f"annotations/<N>{EXP_SUFFIX}), or train/<class>/ and val/<class>/ image folders (Kaggle: Train/ and Test/, or test/)"

@@ -133,8 +133,9 @@ def _from_full_release(folder: Path, samples: list[tuple[Path, int]], size: int,
                 if on_no_face == "raise":
                     raise DatasetFormatError(
                         f"No face found in CK+ frame {path} (the detector needs a roughly frontal, unoccluded face at least ~40 px wide): "
-                        "check the image, or load with create_dataset('ckplus', root, on_no_face='skip') to leave out such sequences "
-                        "(each is logged), or use the CK+48 crop (CK+48/<class>/)"
+                        "check the image, or leave out such sequences (each is logged): create_dataset('ckplus', root, on_no_face='skip'), "
+                        "train --set loader_options='{\"on_no_face\": \"skip\"}', datasets --loader-option ckplus.on_no_face=skip; "
+                        "or use the CK+48 crop (CK+48/<class>/)"
                     ) from None
                 log.warning("CK+ sequence %s/%s left out (on_no_face='skip'): no face found in %s", sequence.parent.name, sequence.name, path)
                 break

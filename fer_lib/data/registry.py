@@ -7,6 +7,7 @@ files), its splits, its layout and where users obtain it, the loader function an
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,8 +29,11 @@ class DatasetSpec:
     candidates are the data root itself and ``root/<folder>`` for each of ``folders`` (first match wins; folder names,
     too, in any capitalisation). Each marker component is matched against the names in its parent folder ignoring
     case (copies differ in capitalisation, ``train/Happy``) and may be an :mod:`fnmatch` pattern
-    (``[A-Z][A-Z].*.tif*``), so a marker covers every copy its loader accepts (see :func:`find_path`). ``protocol`` says how the dataset is split for
-    training and evaluation (:mod:`fer_lib.data.protocols`; default subject-independent k-fold).
+    (``[A-Z][A-Z].*.tif*``), so a marker covers every copy its loader accepts (see :func:`find_path`).
+    ``named_folder_markers`` identify the dataset only in ``root/<folder>``: a layout another dataset shares (a 7-class
+    AffectNet copy with ``train/`` and ``test/`` is FER2013's Kaggle layout) is told apart by the folder's name alone.
+    ``protocol`` says how the dataset is split for training and evaluation (:mod:`fer_lib.data.protocols`; default
+    subject-independent k-fold).
     """
 
     name: str
@@ -41,6 +45,7 @@ class DatasetSpec:
     layout: str
     source: str
     split_aliases: dict[str, str] = field(default_factory=dict)
+    named_folder_markers: tuple[str, ...] = ()
     protocol: EvaluationProtocol = SubjectKFold()
     # The input kind (fer_lib.models: "image", "flow", "clip") the loader serves for each value of its ``modality``
     # argument, ``None`` for a loader without one; a model trains only on data of the kind it reads
@@ -51,8 +56,9 @@ class DatasetSpec:
         """The dataset's folder under ``root``, or ``None`` when no candidate holds a marker. The candidates' folder
         names are matched ignoring case too (``Fer2013/``, ``jaffe/JaffeDBase/``)."""
         folders = [found for name in self.folders if (found := find_path(root, name)) is not None]
-        for candidate in (root, *folders):
-            if any(find_path(candidate, m) is not None for m in self.markers):
+        candidates = [(root, self.markers)] + [(folder, self.markers + self.named_folder_markers) for folder in folders]
+        for candidate, markers in candidates:
+            if any(find_path(candidate, m) is not None for m in markers):
                 return candidate
         return None
 
@@ -118,6 +124,19 @@ def locate_dataset(name: str, root: str | os.PathLike[str] | None = None) -> Pat
             f"Obtain it from {spec.source}."
         )
     return folder
+
+
+# Loader arguments a run's recipe sets itself (the data root, split, img_size, modality): not loader_options.
+RECIPE_LOADER_ARGUMENTS = ("folder", "split", "image_size", "modality")
+
+
+def check_loader_options(name: str, options: dict[str, Any]) -> None:
+    """A ``ValueError`` unless each key of ``options`` (a recipe's ``loader_options``) is a keyword argument of
+    dataset ``name``'s loader that the recipe does not set itself, so that a misspelt option fails before training."""
+    accepted = [p for p in inspect.signature(get_dataset_spec(name).load).parameters if p not in RECIPE_LOADER_ARGUMENTS]
+    wrong = [key for key in options if key not in accepted]
+    if wrong:
+        raise ValueError(f"loader_options {wrong} are not options of the {name} loader; it takes {accepted} (img_size and modality are recipe keys)")
 
 
 def create_dataset(name: str, root: str | os.PathLike[str] | None = None, split: str = "all", **kwargs: Any) -> FaceDataset:

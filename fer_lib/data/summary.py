@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -10,11 +11,35 @@ import pandas as pd
 from ..errors import ConfigError
 from ..paths import data_root
 from .errors import DatasetFormatError, DatasetNotFoundError
-from .registry import create_dataset, get_dataset_spec, list_datasets
+from .registry import check_loader_options, create_dataset, get_dataset_spec, list_datasets
 
 
-def summarize_dataset(name: str, root: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Counts of dataset ``name`` under ``root``, or where to obtain it when it is not there.
+def parse_loader_options(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """``["ckplus.on_no_face=skip"]`` -> ``{"ckplus": {"on_no_face": "skip"}}`` (VALUE read as JSON when it parses,
+    else as text); a malformed pair, an unknown dataset or an option its loader lacks is a :class:`ConfigError`."""
+    options: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        target, sep, text = pair.partition("=")
+        name, dot, key = target.strip().partition(".")
+        if not sep or not dot or not name or not key:
+            raise ConfigError(f"--loader-option {pair!r}: expected DATASET.KEY=VALUE, e.g. --loader-option ckplus.on_no_face=skip")
+        if name not in list_datasets():
+            raise ConfigError(f"--loader-option {pair!r}: unknown dataset {name!r}; choose one of {list_datasets()}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options.setdefault(name, {})[key] = value
+        try:
+            check_loader_options(name, options[name])
+        except ValueError as error:
+            raise ConfigError(f"--loader-option {pair!r}: {error}") from None
+    return options
+
+
+def summarize_dataset(name: str, root: str | os.PathLike[str] | None = None, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Counts of dataset ``name`` under ``root`` (loaded with the loader's keyword arguments ``options``), or where to
+    obtain it when it is not there.
 
     Returns ``{"name", "title", "found", ...}``: when found, ``folder`` and ``splits`` mapping each split
     to ``{"n", "classes": {class: count}, "subjects"}``; otherwise ``expected`` (layout) and ``source``; a
@@ -30,20 +55,23 @@ def summarize_dataset(name: str, root: str | os.PathLike[str] | None = None) -> 
     # "all" is the union of the official splits; list it only for datasets that have no other split.
     splits = [s for s in spec.splits if s != "all"] or ["all"]
     try:
-        entry["splits"] = {split: _split_counts(name, base, split) for split in splits}
+        entry["splits"] = {split: _split_counts(name, base, split, options or {}) for split in splits}
     except (DatasetNotFoundError, DatasetFormatError) as error:
         entry["error"] = str(error)
+    except ValueError as error:  # the loaders raise it for an argument they refuse: a --loader-option value
+        raise ConfigError(f"the {name} loader refuses the options {options}: {error}") from None
     return entry
 
 
-def _split_counts(name: str, root: os.PathLike[str], split: str) -> dict[str, Any]:
-    dataset = create_dataset(name, root, split)
+def _split_counts(name: str, root: os.PathLike[str], split: str, options: dict[str, Any]) -> dict[str, Any]:
+    dataset = create_dataset(name, root, split, **options)
     return {"n": len(dataset), "classes": dataset.class_counts(), "subjects": dataset.num_subjects}
 
 
-def summarize_all(root: str | os.PathLike[str] | None = None) -> list[dict[str, Any]]:
-    """:func:`summarize_dataset` for every registered dataset."""
-    return [summarize_dataset(name, root) for name in list_datasets()]
+def summarize_all(root: str | os.PathLike[str] | None = None, options: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """:func:`summarize_dataset` for every registered dataset, each with its loader options from ``options``
+    (:func:`parse_loader_options`)."""
+    return [summarize_dataset(name, root, (options or {}).get(name)) for name in list_datasets()]
 
 
 def require_some_dataset(entries: list[dict[str, Any]], root: str | os.PathLike[str] | None = None) -> None:

@@ -9,6 +9,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..data import create_dataset, get_dataset_spec
+from ..experiment import loader_arguments
 from ..models import create_model
 
 COUNT_BATCH = 2  # BatchNorm in training mode needs more than one value per channel
@@ -21,8 +22,7 @@ def run_input_shape(dataset: str, recipe: dict[str, Any], data_root: str | os.Pa
     ``modality``, as :func:`fer_lib.experiment.build_folds` loads it; ``data_root`` defaults to ``$FER_DATA``.
     """
     split = "test" if "test" in get_dataset_spec(dataset).splits else "all"
-    modality = {"modality": recipe["modality"]} if recipe.get("modality") else {}
-    images = create_dataset(dataset, data_root, split, image_size=recipe["img_size"], **modality).images
+    images = create_dataset(dataset, data_root, split, **loader_arguments(recipe)).images
     *frames, height, width, channels = images.shape[1:]
     return (*frames, channels, height, width)
 
