@@ -9,6 +9,7 @@ per class, label. An image without a face gets one row with empty face fields an
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -26,6 +27,7 @@ from .model_file import ModelInfo, default_model_path, load_model, to_model_inpu
 from .preprocess.detect import FaceDetector, HaarFaceDetector
 from .preprocess.face_crop import crop_faces
 
+log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 FORMATS = ("csv", "json")
 NO_FACE_NOTE = "no face found (the Haar detector finds frontal faces at least ~40 px wide)"
@@ -38,16 +40,22 @@ SMALL_IMAGE_SIDE = 160
 def image_files(path: str | os.PathLike[str]) -> list[Path]:
     """``path`` itself if it is a file, else the image files directly in the folder ``path`` (sorted by name).
 
-    A missing path, or a folder without images (suffixes :data:`IMAGE_SUFFIXES`), is a :class:`ConfigError`.
+    A missing path, or a folder without images (suffixes :data:`IMAGE_SUFFIXES`), is a :class:`ConfigError`; the
+    other entries of the folder (subfolders are not searched; hidden ones aside) are named in a warning.
     """
     path = Path(path)
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise ConfigError(f"{path} does not exist: pass an image file or a folder of images")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+    files = [p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ConfigError(f"Folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)}): pass a folder with images or an image file")
+    skipped = [p.name + ("/" if p.is_dir() else "") for p in entries if p not in files]
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (", …" if len(skipped) > 5 else "")
+        log.warning("%s: %d entries are not image files (%s) and are not read: %s", path, len(skipped), ", ".join(IMAGE_SUFFIXES), shown)
     return files
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,7 @@ import torch
 from fer_lib.__main__ import main
 from fer_lib.data.io import resize_square
 from fer_lib.model_file import default_model_path, load_model, to_model_input
-from fer_lib.predict import NO_FACE_NOTE, detect_faces, predict_images
+from fer_lib.predict import NO_FACE_NOTE, detect_faces, image_files, predict_images
 from fer_lib.preprocess.detect import HaarFaceDetector
 from fer_lib.preprocess.face_crop import FaceCrop, crop_faces, measure_framing
 
@@ -61,6 +62,16 @@ def test_an_image_without_a_face_gets_one_row_with_a_note(no_face, face_frame):
     assert list(rows["file"]) == [str(folder / "frame300.png"), str(folder / "wall.png")]
     blank = rows.iloc[1]
     assert blank["note"] == NO_FACE_NOTE and pd.isna(blank["face"]) and pd.isna(blank["x"]) and pd.isna(blank["p_happy"])
+
+
+def test_a_folders_other_entries_are_named_in_a_warning(tmp_path, caplog):
+    cv2.imwrite(str(tmp_path / "wall.png"), np.full((64, 64, 3), 128, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "more").mkdir()
+    (tmp_path / ".DS_Store").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="fer_lib.predict"):
+        assert image_files(tmp_path) == [tmp_path / "wall.png"]
+    assert f"{tmp_path}: 2 entries are not image files" in caplog.text and caplog.text.rstrip().endswith("are not read: more/, notes.txt")
 
 
 def test_cli_prints_csv_and_writes_json_with_the_default_model(face_frame, no_face, tmp_path, capsys):
