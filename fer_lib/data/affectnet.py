@@ -271,7 +271,7 @@ def _affect_files(annotations: list[Path]) -> dict[str, list[Path]]:
         if missing:
             raise DatasetNotFoundError(
                 f"AffectNet {key} file {missing[0]} is missing ({len(missing)} of {len(paths)} in {folder}), though the copy "
-                f"ships {key}/{'arousal' if key == 'valence' else 'valence'} files for other images: restore the annotations "
+                f"ships valence and arousal files for other images: restore the annotations "
                 f"folder from the release, or remove every {AFFECT_SUFFIXES['valence']} and {AFFECT_SUFFIXES['arousal']} file to load expressions only"
             )
     return files
