@@ -69,7 +69,7 @@ def test_skip_leaves_out_sequences_without_a_face_and_logs_each(tmp_path, fer_da
     face = real_video_frame(fer_data)
     for k in (2, 3, 4):  # the last three frames, the ones loaded
         assert cv2.imwrite(str(folder / "cohn-kanade-images" / "S005" / "001" / f"S005_001_{k:08d}.png"), face)
-    with caplog.at_level(logging.WARNING, logger="fer_lib.data.ckplus"):
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.uncropped"):
         dataset = create_dataset("ckplus", tmp_path, on_no_face="skip")
     assert dataset.sample_ids.tolist() == [f"cohn-kanade-images/S005/001/S005_001_{k:08d}.png" for k in (2, 3, 4)]
     assert dataset.class_counts()["happy"] == 3 and dataset.images.shape == (3, 48, 48, 1)
@@ -81,7 +81,7 @@ def test_skip_leaves_out_sequences_without_a_face_and_logs_each(tmp_path, fer_da
 
 def test_skip_of_every_sequence_is_an_error(tmp_path):
     folder = full_release(tmp_path, [("S005", "001")])
-    with pytest.raises(DatasetFormatError, match=f"Every labelled CK\\+ sequence under {folder} was left out"):
+    with pytest.raises(DatasetFormatError, match=f"Every CK\\+ sequence under {folder} was left out"):
         create_dataset("ckplus", tmp_path, on_no_face="skip", use_cache=False)
 
 

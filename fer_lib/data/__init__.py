@@ -1,7 +1,7 @@
 """Datasets, the decode-once cache and splits. Importing this package registers every dataset loader."""
 
 # Importing a dataset module registers it: still images, then micro-expression clips and the MEGC2019 composite.
-from . import affectnet, ckplus, expw, fer2013, jaffe, rafdb  # noqa: F401
+from . import affectnet, bu3dfe, bu4dfe, ckplus, expw, fer2013, jaffe, rafdb  # noqa: F401
 from . import clip_databases, megc2019  # noqa: F401
 from .base import FaceDataset
 from .errors import DatasetFormatError, DatasetNotFoundError

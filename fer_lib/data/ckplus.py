@@ -18,23 +18,20 @@ CK+ has no official split: evaluation is subject-independent k-fold (:func:`fer_
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from .base import FaceDataset
 from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
-from .io import Color, read_image, read_images
+from .io import Color, read_images
 from .labels import CKPLUS_CLASSES
 from .layout import scan_class_folders
 from .registry import DatasetSpec, find_path, register_dataset
+from .uncropped import NoFace, align_units, check_on_no_face
 
-log = logging.getLogger(__name__)
-NoFace = Literal["raise", "skip"]
 CK48_NAME = re.compile(r"^(S\d+)_(\d+)_(\d+)\.png$")
 SOURCE = "https://www.jeffcohn.net/Resources/ (CK+ agreement form); CK+48 is a crop shared on Kaggle"
 
@@ -53,8 +50,7 @@ def load_ckplus(
     ``on_no_face`` applies to the full release only (CK+48 is already cropped): ``"raise"`` makes a frame without a
     detectable face a :class:`DatasetFormatError`, ``"skip"`` leaves out that frame's sequence and logs a warning naming it.
     """
-    if on_no_face not in ("raise", "skip"):
-        raise ValueError(f"on_no_face must be 'raise' or 'skip', got {on_no_face!r}")
+    check_on_no_face(on_no_face)
     # A CK+48/ folder is the crop even when a class folder is missing (scan_class_folders then names it).
     ck48 = find_path(folder, "CK+48") or (folder if find_path(folder, "contempt") else None)
     if ck48 is not None and ck48.is_dir():
@@ -118,36 +114,15 @@ def _scan_full_release(images: Path, emotion_root: Path, frames_per_sequence: in
 
 
 def _from_full_release(folder: Path, samples: list[tuple[Path, int]], size: int, color: Color, on_no_face: NoFace) -> FaceDataset:
-    from ..preprocess import NoFaceError, align_face  # face alignment is only needed for the uncropped release
-
-    faces: list[np.ndarray] = []
-    kept: list[tuple[Path, int]] = []
-    # A sequence is kept or left out whole, so every sequence contributes the same number of frames.
-    for sequence, group in itertools.groupby(samples, key=lambda sample: sample[0].parent):
-        frames = list(group)
-        aligned = []
-        for path, _ in frames:
-            try:
-                aligned.append(align_face(read_image(path, "rgb"), size=size, color=color, where=str(path)).image)
-            except NoFaceError:
-                if on_no_face == "raise":
-                    raise DatasetFormatError(
-                        f"No face found in CK+ frame {path} (the detector needs a roughly frontal, unoccluded face at least ~40 px wide): "
-                        "check the image, or leave out such sequences (each is logged): create_dataset('ckplus', root, on_no_face='skip'), "
-                        "train --set loader_options='{\"on_no_face\": \"skip\"}', datasets --loader-option ckplus.on_no_face=skip; "
-                        "or use the CK+48 crop (CK+48/<class>/)"
-                    ) from None
-                log.warning("CK+ sequence %s/%s left out (on_no_face='skip'): no face found in %s", sequence.parent.name, sequence.name, path)
-                break
-        else:
-            faces += aligned
-            kept += frames
-    if not kept:
-        raise DatasetFormatError(f"Every labelled CK+ sequence under {folder} was left out: none has a detectable face in its last frames")
+    sequences = [list(group) for _, group in itertools.groupby(samples, key=lambda sample: sample[0].parent)]
+    faces, kept_units = align_units(
+        folder, [[path for path, _ in frames] for frames in sequences], size, color, on_no_face, "ckplus", "CK+", "; or use the CK+48 crop (CK+48/<class>/)"
+    )
+    kept = [sample for index in kept_units for sample in sequences[index]]
     return FaceDataset(
         name="ckplus",
         split="all",
-        images=np.stack(faces),
+        images=faces,
         labels=np.array([label for _, label in kept], dtype=np.int64),
         class_names=CKPLUS_CLASSES,
         sample_ids=np.array([str(p.relative_to(folder)) for p, _ in kept]),

@@ -28,6 +28,13 @@ EXPW_CLASSES: tuple[str, ...] = FER2013_CLASSES
 JAFFE_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 JAFFE_CODES: dict[str, str] = {"AN": "angry", "DI": "disgust", "FE": "fear", "HA": "happy", "SA": "sad", "SU": "surprise", "NE": "neutral"}
 
+# BU-3DFE file names carry JAFFE's two-letter codes (F0001_AN01WH_F2D.bmp: anger, intensity 1); the databases publish
+# no label ids, so the FER2013 order is used. BU-4DFE's expression folders (Angry/ .. Surprise/) hold the six without
+# neutral, in the same order.
+BU3DFE_CLASSES: tuple[str, ...] = FER2013_CLASSES
+BU3DFE_CODES: dict[str, str] = JAFFE_CODES
+BU4DFE_CLASSES: tuple[str, ...] = FER2013_CLASSES[:-1]
+
 # MEGC2019 composite (CASME II + SMIC-HS + SAMM): label 0 negative, 1 positive, 2 surprise.
 MEGC_CLASSES: tuple[str, ...] = ("negative", "positive", "surprise")
 
