@@ -121,7 +121,7 @@ def make_bu4dfe(root: Path, face: np.ndarray | None, sequences: dict[tuple[str, 
 
 def test_bu4dfe_takes_the_middle_frames_of_each_sequence(tmp_path, face, caplog):
     make_bu4dfe(tmp_path, face, {("F001", "Angry"): 9, ("F001", "Happy"): 7, ("M002", "surprise"): 11})
-    with caplog.at_level(logging.WARNING, logger="fer_lib.data.bu4dfe"):
+    with caplog.at_level(logging.WARNING, logger="fer_lib.data.layout"):
         dataset = create_dataset("bu4dfe", tmp_path, image_size=24, use_cache=False)
     assert "1 entries are not subject folders (F001/ .. M043/) and are not read: BU_WrlViewer_V2" in caplog.text
     assert dataset.class_names == FER2013_CLASSES[:-1] and dataset.images.shape == (9, 24, 24, 1)

@@ -28,10 +28,10 @@ import numpy as np
 
 from .base import FaceDataset
 from .cache import cached_dataset
-from .errors import DatasetFormatError, DatasetNotFoundError
+from .errors import DatasetFormatError
 from .io import Color
 from .labels import BU3DFE_CLASSES, BU3DFE_CODES
-from .layout import IMAGE_EXTENSIONS
+from .layout import IMAGE_EXTENSIONS, subject_folders
 from .registry import DatasetSpec, register_dataset
 from .uncropped import NoFace, align_units, check_on_no_face
 
@@ -81,16 +81,11 @@ class _Photo:
 
 def _scan(folder: Path) -> list[_Photo]:
     """The ``_F2D`` photographs of every subject folder, by subject and name; names are checked against the scheme."""
-    if not folder.is_dir():
-        raise DatasetNotFoundError(f"BU-3DFE folder {folder} does not exist; expected F0001/F0001_AN01WH_F2D.bmp-style folders. Obtain it from {SOURCE}")
-    subjects = sorted((e for e in os.scandir(folder) if e.is_dir() and SUBJECT.fullmatch(e.name.upper())), key=lambda e: e.name)
-    if not subjects:
-        raise DatasetNotFoundError(f"BU-3DFE under {folder}: no subject folder (F0001/ .. M0044/). Obtain it from {SOURCE}")
     photos: list[_Photo] = []
-    for entry in subjects:
-        found = [_photo(Path(entry.path) / name, entry.name) for name in sorted(os.listdir(entry.path)) if _is_texture(name)]
+    for subject in subject_folders(folder, SUBJECT, "BU-3DFE", "F0001/ .. M0044/", SOURCE):
+        found = [_photo(subject / name, subject.name) for name in sorted(os.listdir(subject)) if _is_texture(name)]
         if not found:
-            log.warning("BU-3DFE subject folder %s holds no *%s image: no photograph of that subject is loaded", entry.path, TEXTURE_SUFFIX)
+            log.warning("BU-3DFE subject folder %s holds no *%s image: no photograph of that subject is loaded", subject, TEXTURE_SUFFIX)
         photos += found
     return photos
 

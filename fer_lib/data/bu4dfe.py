@@ -19,7 +19,6 @@ Split: ``all`` only. BU-4DFE has no official split: subject-independent k-fold i
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
@@ -31,11 +30,10 @@ from .cache import cached_dataset
 from .errors import DatasetFormatError, DatasetNotFoundError
 from .io import Color
 from .labels import BU4DFE_CLASSES, class_index
-from .layout import IMAGE_EXTENSIONS
+from .layout import IMAGE_EXTENSIONS, subject_folders
 from .registry import DatasetSpec, register_dataset
 from .uncropped import NoFace, align_units, check_on_no_face
 
-log = logging.getLogger(__name__)
 SOURCE = "https://www.cs.binghamton.edu/~lijun/Research/3DFE/3DFE_Analysis.html (BU-4DFE, research licence on request)"
 SUBJECT = re.compile(r"[FM]\d{3}")
 FRAME = re.compile(r"\d+")
@@ -65,18 +63,9 @@ def load_bu4dfe(
 
 def _scan(folder: Path, frames_per_sequence: int) -> list[tuple[str, int, list[Path]]]:
     """``(subject, label, middle frames)`` per sequence, by subject and expression."""
-    if not folder.is_dir():
-        raise DatasetNotFoundError(f"BU-4DFE folder {folder} does not exist; expected F001/Angry/000.jpg-style folders. Obtain it from {SOURCE}")
-    entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    subjects = [e for e in entries if e.is_dir() and SUBJECT.fullmatch(e.name.upper())]
-    if not subjects:
-        raise DatasetNotFoundError(f"BU-4DFE under {folder}: no subject folder (F001/ .. M043/). Obtain it from {SOURCE}")
-    others = [e.name for e in entries if e not in subjects and not e.name.startswith(".")]
-    if others:
-        log.warning("BU-4DFE %s: %d entries are not subject folders (F001/ .. M043/) and are not read: %s", folder, len(others), ", ".join(others[:5]))
     sequences = []
-    for subject in subjects:
-        for expression in sorted((e for e in os.scandir(subject.path) if e.is_dir()), key=lambda e: e.name):
+    for subject in subject_folders(folder, SUBJECT, "BU-4DFE", "F001/ .. M043/", SOURCE):
+        for expression in sorted((e for e in os.scandir(subject) if e.is_dir()), key=lambda e: e.name):
             label = class_index(expression.name, BU4DFE_CLASSES, expression.path)
             sequences.append((subject.name.upper(), label, _middle_frames(Path(expression.path), frames_per_sequence)))
     if not sequences:

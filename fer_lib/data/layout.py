@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -69,3 +70,19 @@ def warn_absent_classes(title: str, folder: Path, samples: list[tuple[Path, int]
     absent = [name for label, name in enumerate(classes) if label not in found]
     if absent:
         log.warning("%s %s: no images of the classes %s (their class folders are missing or empty)", title, folder, absent)
+
+
+def subject_folders(folder: Path, pattern: re.Pattern[str], title: str, example: str, source: str) -> list[Path]:
+    """The subject folders of ``folder`` (names matching ``pattern`` in upper case; ``example`` shows the range), by
+    name. The other entries (a viewer or a readme shipped beside them) are named in a warning; none at all is an error
+    saying where ``title`` is obtained."""
+    if not folder.is_dir():
+        raise DatasetNotFoundError(f"{title} folder {folder} does not exist; expected subject folders {example}. Obtain it from {source}")
+    entries = sorted((e for e in os.scandir(folder) if not e.name.startswith(".")), key=lambda e: e.name)
+    subjects = [Path(e.path) for e in entries if e.is_dir() and pattern.fullmatch(e.name.upper())]
+    if not subjects:
+        raise DatasetNotFoundError(f"{title} under {folder}: no subject folder ({example}). Obtain it from {source}")
+    others = [e.name for e in entries if Path(e.path) not in subjects]
+    if others:
+        log.warning("%s %s: %d entries are not subject folders (%s) and are not read: %s", title, folder, len(others), example, ", ".join(others[:5]))
+    return subjects
