@@ -4,6 +4,7 @@ video) where a face must be found, flat grey photographs where none can be."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import cv2
@@ -59,8 +60,9 @@ def test_bu3dfe_intensities_and_neutral_select_the_photographs(tmp_path, face):
     folder = make_bu3dfe(tmp_path, face)
     strongest = load_bu3dfe(folder, intensities=[3, 4], neutral=False, image_size=16, use_cache=False)
     assert strongest.meta["intensity"].tolist() == [4, 3, 4]
-    with pytest.raises(ValueError, match=r"intensities must be levels among \(1, 2, 3, 4\), got \[5\]"):
-        load_bu3dfe(folder, intensities=[5])
+    for bad in ([5], 3, []):
+        with pytest.raises(ValueError, match=rf"intensities must be a list of levels among \(1, 2, 3, 4\), got {re.escape(repr(bad))}"):
+            load_bu3dfe(folder, intensities=bad)
     with pytest.raises(DatasetFormatError, match=r"no photograph of intensities \(2,\)$"):
         load_bu3dfe(folder, intensities=[2], neutral=False)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +57,9 @@ def load_bu3dfe(
     """Load the 2D texture photographs of BU-3DFE in ``folder``, faces aligned; see the module docstring."""
     if split != "all":
         raise ValueError(f"BU-3DFE has only the split 'all' (k-fold splits are built from subjects), not {split!r}")
+    if not isinstance(intensities, (list, tuple)) or not intensities or any(level not in INTENSITIES for level in intensities):
+        raise ValueError(f"intensities must be a list of levels among {INTENSITIES}, got {intensities!r}")
     wanted = tuple(sorted(set(intensities)))
-    if not wanted or any(level not in INTENSITIES for level in wanted):
-        raise ValueError(f"intensities must be levels among {INTENSITIES}, got {intensities!r}")
     check_on_no_face(on_no_face)
     samples = [s for s in _scan(folder) if (s.intensity in wanted if s.code != "NE" else neutral)]
     if not samples:
@@ -68,15 +69,15 @@ def load_bu3dfe(
     return cached_dataset("bu3dfe", params, folder, paths, lambda: _build(folder, samples, image_size, color, on_no_face), use_cache)
 
 
+@dataclass(frozen=True)
 class _Photo:
     """One ``_F2D`` photograph: its path and what its name says."""
 
-    def __init__(self, path: Path, match: re.Match[str]) -> None:
-        self.path = path
-        self.subject = match["subject"].upper()
-        self.code = match["code"].upper()
-        self.intensity = int(match["intensity"])
-        self.race = match["race"].upper()
+    path: Path
+    subject: str
+    code: str
+    intensity: int
+    race: str
 
 
 def _scan(folder: Path) -> list[_Photo]:
@@ -99,7 +100,7 @@ def _photo(path: Path, subject_folder: str) -> _Photo:
     match = TEXTURE.fullmatch(path.stem)
     if match is None:
         raise DatasetFormatError(f"Unexpected BU-3DFE file {path}: texture photographs are named <subject>_<EXPR><intensity><race>_F2D, e.g. F0001_AN01WH_F2D.bmp")
-    photo = _Photo(path, match)
+    photo = _Photo(path, match["subject"].upper(), match["code"].upper(), int(match["intensity"]), match["race"].upper())
     if photo.subject != subject_folder.upper():
         raise DatasetFormatError(f"BU-3DFE file {path} names subject {photo.subject} but lies in the folder of {subject_folder}")
     if photo.code not in BU3DFE_CODES:
