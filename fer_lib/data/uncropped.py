@@ -55,8 +55,8 @@ def align_units(
             except NoFaceError:
                 if on_no_face == "raise":
                     raise DatasetFormatError(
-                        f"No face found in {title} {'frame' if len(paths) > 1 else 'image'} {path} (the detector needs a roughly frontal, unoccluded face at least ~40 px wide): "
-                        f"check the image, or leave out such {'sequences' if len(paths) > 1 else 'images'} (each is logged): "
+                        f"No face found in {title} {'frame' if _is_sequence(paths) else 'image'} {path} (the detector needs a roughly frontal, unoccluded face at least ~40 px wide): "
+                        f"check the image, or leave out such {_unit_kind(units)}s (each is logged): "
                         f"create_dataset('{dataset}', root, on_no_face='skip'), train --set loader_options='{{\"on_no_face\": \"skip\"}}', "
                         f"datasets --loader-option {dataset}.on_no_face=skip{crop_hint}"
                     ) from None
@@ -66,13 +66,23 @@ def align_units(
             faces += aligned
             kept.append(index)
     if not kept:
-        unit = "sequence" if any(len(paths) > 1 for paths in units) else "image"
-        raise DatasetFormatError(f"Every {title} {unit} under {folder} was left out (on_no_face='skip'): none of the {len(units)} has a detectable face")
+        raise DatasetFormatError(
+            f"Every {title} {_unit_kind(units)} under {folder} was left out (on_no_face='skip'): none of the {len(units)} has a detectable face"
+        )
     return np.stack(faces), kept
 
 
+def _is_sequence(paths: Sequence[Path]) -> bool:
+    return len(paths) > 1
+
+
+def _unit_kind(units: Sequence[Sequence[Path]]) -> str:
+    """``"sequence"`` when the units are frames of sequences, ``"image"`` when each is one photograph."""
+    return "sequence" if any(_is_sequence(paths) for paths in units) else "image"
+
+
 def _unit_name(paths: Sequence[Path]) -> str:
-    """``sequence S010/002`` for several frames of one folder, ``image <path>`` for one photo."""
-    if len(paths) > 1:
+    """``sequence S010/002`` for several frames of one folder, ``image <file name>`` for one photograph."""
+    if _is_sequence(paths):
         return f"sequence {paths[0].parent.parent.name}/{paths[0].parent.name}"
     return f"image {paths[0].name}"
