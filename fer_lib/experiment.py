@@ -32,7 +32,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .data import DatasetFormatError, FaceDataset, check_loader_options, create_dataset, get_dataset_spec, list_datasets
+from .data import FaceDataset, check_loader_options, create_dataset, get_dataset_spec, list_datasets
 from .data.protocols import FoldData
 from .engine import FitResult, TrainConfig, derive_seed, fit, seed_everything
 from .engine.checkpoint import CheckpointMismatchError
@@ -141,13 +141,7 @@ def build_folds(dataset: str, recipe: dict[str, Any], seed: int, data_root: str 
     (:mod:`fer_lib.data.protocols`), loaded with :func:`loader_arguments`."""
 
     def load(split: str) -> FaceDataset:
-        arguments = loader_arguments(recipe)
-        try:
-            return create_dataset(dataset, data_root, split, **arguments)
-        except DatasetFormatError:
-            raise
-        except ValueError as error:  # the loaders raise it for an argument they refuse, e.g. a loader_options value
-            raise ConfigError(f"the {dataset} loader refuses {arguments}: {error}") from None
+        return create_dataset(dataset, data_root, split, **loader_arguments(recipe))
 
     return get_dataset_spec(dataset).protocol.folds(load, recipe, seed)
 

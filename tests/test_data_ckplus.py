@@ -104,7 +104,7 @@ def test_the_datasets_command_passes_loader_options(tmp_path, fer_data, capsys):
         ("ckplus.on_no_face", "expected DATASET.KEY=VALUE"),
         ("ck.on_no_face=skip", "unknown dataset 'ck'"),
         ("ckplus.on_no_faces=skip", r"loader_options \['on_no_faces'\] are not options of the ckplus loader"),
-        ("ckplus.on_no_face=drop", "the ckplus loader refuses the options {'on_no_face': 'drop'}: on_no_face must be 'raise' or 'skip'"),
+        ("ckplus.on_no_face=drop", "the ckplus loader refuses {'on_no_face': 'drop'}: on_no_face must be 'raise' or 'skip'"),
     ],
 )
 def test_the_datasets_command_refuses_bad_loader_options_in_one_line(tmp_path, capsys, option, message):

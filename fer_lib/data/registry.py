@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..paths import data_root
 from .base import FaceDataset
-from .errors import DatasetFormatError, DatasetNotFoundError
+from .errors import DatasetFormatError, DatasetNotFoundError, LoaderArgumentError
 from .protocols import EvaluationProtocol, SubjectKFold
 
 Loader = Callable[..., FaceDataset]
@@ -142,12 +142,18 @@ def check_loader_options(name: str, options: dict[str, Any]) -> None:
 def create_dataset(name: str, root: str | os.PathLike[str] | None = None, split: str = "all", **kwargs: Any) -> FaceDataset:
     """Load dataset ``name`` (split ``split``) from the data root ``root`` (default: ``$FER_DATA``).
 
-    Extra keyword arguments go to the dataset's loader (e.g. ``image_size``, ``color``, ``use_cache``).
+    Extra keyword arguments go to the dataset's loader (e.g. ``image_size``, ``color``, ``use_cache``); one it refuses is
+    a :class:`~fer_lib.data.errors.LoaderArgumentError` (a ``ConfigError`` and a ``ValueError``).
     """
     spec = get_dataset_spec(name)
     canonical = spec.canonical_split(split)
     folder = locate_dataset(name, root)
-    dataset = spec.load(folder, canonical, **kwargs)
+    try:
+        dataset = spec.load(folder, canonical, **kwargs)
+    except DatasetFormatError:
+        raise
+    except ValueError as error:  # the loaders check their arguments with ValueError: a setting, not a bug
+        raise LoaderArgumentError(f"the {name} loader refuses {kwargs}: {error}") from None
     # A safety net under the loaders' own checks: an empty split (a header-only table, a split's files missing)
     # would otherwise surface later as a confusing error in training or as a silent zero in a summary.
     if len(dataset) == 0:
